@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) llm_gateway developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: ollama_check
+short_description: Check that an Ollama server answers and has the models a deployment needs
+version_added: 0.1.0
+description:
+  - Asks an Ollama server for its version and its local models (C(GET /api/version), C(GET /api/tags)) from
+    wherever the task runs, the Docker host or a container on the Docker network.
+  - Compares the models with O(models); C(llama3) and C(llama3:latest) name the same model.
+  - Optionally pulls the missing models through C(POST /api/pull) and reports the pull's progress.
+  - Fails with a message that names the cause and the fix when the server cannot be reached, refuses the
+    request through its host check (HTTP 403), does not answer as Ollama does, or lacks models.
+author:
+  - llm_gateway developers
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: In check mode nothing is pulled; the result says what would be pulled and C(changed) is true when
+      something would be.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+options:
+  url:
+    description:
+      - Base URL of the Ollama server as seen from where the task runs, without a path,
+        for example V(http://127.0.0.1:11434) or V(http://host.docker.internal:11434).
+    type: str
+    required: true
+  models:
+    description:
+      - Models the deployment needs. A name without a tag means C(:latest).
+    type: list
+    elements: str
+    default: []
+  fail_on_missing:
+    description:
+      - Fail when a model in O(models) is missing (after pulling, when O(pull_missing=true)).
+      - With V(false) the missing models are only reported in RV(missing).
+    type: bool
+    default: true
+  pull_missing:
+    description:
+      - Pull the missing models through C(/api/pull). This changes the server, so C(changed) is true when a
+        model was (or in check mode would be) pulled.
+    type: bool
+    default: false
+  pull_timeout:
+    description:
+      - Seconds a pull may stay silent before it is abandoned (each pull streams progress lines).
+    type: float
+    default: 600
+  timeout:
+    description:
+      - Seconds to wait for each answer.
+    type: float
+    default: 10
+  retries:
+    description:
+      - Extra attempts after a connection failure or an HTTP 5xx/429, for a server that is still starting.
+    type: int
+    default: 0
+  delay:
+    description:
+      - Seconds between attempts.
+    type: float
+    default: 2
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate when O(url) is C(https).
+    type: bool
+    default: true
+  headers:
+    description:
+      - Extra request headers, for example a C(Host) override for a reverse proxy or an C(Authorization)
+        header for a protected endpoint. Values are not logged.
+    type: dict
+    default: {}
+notes:
+  - An Ollama that listens on loopback (its default, and how Docker Desktop reaches it) answers 403 to a
+    C(Host) header that is not local. The module names that check when it sees a 403.
+seealso:
+  - name: Ollama API
+    description: The endpoints this module calls.
+    link: https://docs.ollama.com/api
+'''
+
+EXAMPLES = r'''
+- name: Ollama on the Docker host has llama3
+  local_ai.llm_gateway.ollama_check:
+    url: http://127.0.0.1:11434
+    models:
+      - llama3
+
+- name: Wait for a starting Ollama, pull what is missing
+  local_ai.llm_gateway.ollama_check:
+    url: http://127.0.0.1:11434
+    models: [llama3, nomic-embed-text]
+    retries: 10
+    delay: 3
+    pull_missing: true
+
+- name: Through nginx on the Docker network, with the Host header Ollama accepts
+  local_ai.llm_gateway.ollama_check:
+    url: http://llama-nginx
+    headers:
+      Host: localhost:11434
+  register: ollama
+
+- name: Only report what is missing
+  local_ai.llm_gateway.ollama_check:
+    url: http://host.docker.internal:11434
+    models: [llama3]
+    fail_on_missing: false
+  register: ollama
+
+- name: Show what is missing
+  ansible.builtin.debug:
+    var: ollama.missing
+'''
+
+RETURN = r'''
+reachable:
+  description: Whether Ollama answered as Ollama.
+  returned: always
+  type: bool
+  sample: true
+version:
+  description: The server's version from C(/api/version).
+  returned: when reachable
+  type: str
+  sample: 0.6.5
+models:
+  description: The models the server has (after any pull).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Model name with its tag.
+      type: str
+      sample: llama3:latest
+    size:
+      description: Size in bytes.
+      type: int
+      sample: 4661224676
+    digest:
+      description: Digest of the model.
+      type: str
+      sample: 365c0bd3c000a25d28ddbf732fe1c6add414de7275464c4e4d1c3b5fcb5d8ad1
+    modified:
+      description: When the model was last modified, as the server reports it.
+      type: str
+      sample: '2026-11-27T03:10:00.000000000Z'
+missing:
+  description: Wanted models the server does not have (after any pull), normalized to C(name:tag).
+  returned: always
+  type: list
+  elements: str
+  sample: ['nomic-embed-text:latest']
+pulled:
+  description: Models pulled (or, in check mode, that would be pulled), with a summary of the pull's progress.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: 'nomic-embed-text:latest', status: success, layers: 2, bytes: 274290656,
+            steps: ['pulling manifest', 'pulling 970aa74c0a90', 'verifying sha256 digest', 'writing manifest', 'success']}]
+latency_ms:
+  description: Round-trip time of the C(/api/tags) call that succeeded, in milliseconds.
+  returned: when reachable
+  type: float
+  sample: 1.42
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._ollama import (
+    OllamaClient, explain, missing_models, summarize_pull,
+)
+
+
+def argument_spec():
+    return dict(
+        url=dict(type='str', required=True),
+        models=dict(type='list', elements='str', default=[]),
+        fail_on_missing=dict(type='bool', default=True),
+        pull_missing=dict(type='bool', default=False),
+        pull_timeout=dict(type='float', default=600),
+        timeout=dict(type='float', default=10),
+        retries=dict(type='int', default=0),
+        delay=dict(type='float', default=2),
+        validate_certs=dict(type='bool', default=True),
+        headers=dict(type='dict', default={}, no_log=True),
+    )
+
+
+def validate(module):
+    url = module.params['url']
+    if not url.startswith(('http://', 'https://')) or len(url.split('://', 1)[1].strip('/')) == 0:
+        module.fail_json(msg='url must be an http:// or https:// URL of the Ollama server, got %r' % url)
+    for name in ('timeout', 'delay', 'pull_timeout'):
+        if module.params[name] < 0:
+            module.fail_json(msg='%s must not be negative' % name)
+    if module.params['retries'] < 0:
+        module.fail_json(msg='retries must not be negative')
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    validate(module)
+    params = module.params
+    url = params['url'].rstrip('/')
+    client = OllamaClient(module, url, secret_headers=params['headers'], timeout=params['timeout'],
+                          retries=params['retries'], delay=params['delay'])
+    result = dict(changed=False, reachable=False, models=[], missing=[], pulled=[])
+
+    try:
+        models, elapsed = client.tags()
+        result['version'] = client.version()
+    except ApiError as exc:
+        module.fail_json(msg=explain(exc, url), status=exc.status, **result)
+    result.update(reachable=True, models=models, latency_ms=round(elapsed * 1000.0, 2))
+    missing = missing_models(params['models'], models)
+
+    if missing and params['pull_missing']:
+        result['changed'] = True
+        for name in missing:
+            if module.check_mode:
+                result['pulled'].append({'name': name, 'status': 'would pull'})
+                continue
+            try:
+                statuses = client.pull(name, timeout=params['pull_timeout'])
+            except ApiError as exc:
+                result['missing'] = missing
+                module.fail_json(msg='Pulling %s from %s failed: %s' % (name, url, exc.detail), **result)
+            result['pulled'].append(summarize_pull(name, statuses))
+        if not module.check_mode:
+            try:
+                models, dummy = client.tags()
+            except ApiError as exc:
+                module.fail_json(msg=explain(exc, url), **result)
+            result['models'] = models
+            missing = missing_models(params['models'], models)
+        else:
+            missing = []
+
+    result['missing'] = missing
+    if missing and params['fail_on_missing']:
+        module.fail_json(msg='Ollama at %s lacks the model(s) %s. Pull them on the Ollama host (ollama pull %s) '
+                             'or set pull_missing: true.' % (url, ', '.join(missing), ' / '.join(missing)),
+                         **result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
