@@ -18,7 +18,7 @@ description:
   - Fails with a message that names the cause and the fix when the server cannot be reached, refuses the
     request through its host check (HTTP 403), does not answer as Ollama does, or lacks models.
 author:
-  - llm_gateway developers
+  - llm_gateway developers (@local-ai)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:

@@ -1,0 +1,25 @@
+# The two commands a user needs: `make test` and `make demo`. Both set up
+# everything they need on a fresh Debian 12 machine (as root).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help test test-quick demo demo-down bench clean-cache
+
+help:
+	@echo "make test        install what the tests need, start it, run every test tier (Molecule included)"
+	@echo "make test-quick  the same without Molecule"
+	@echo "make demo        deploy the stack on this machine (phase 1) with local images and the Ollama stand-in"
+	@echo "make demo-down   remove the demo"
+	@echo "make bench       benchmarks; JSON results in bench/results/"
+
+test:
+	tests/harness/run.sh all
+
+test-quick:
+	tests/harness/run.sh quick
+
+bench:
+	bench/run.sh
+
+clean-cache:
+	rm -rf /var/cache/llm_gateway_test

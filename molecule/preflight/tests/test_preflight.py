@@ -1,0 +1,64 @@
+"""Verify the preflight role from inside the instance, and prove it refuses bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT = os.path.dirname(os.path.dirname(SCENARIO))
+
+
+def test_docker_engine_answers_from_the_instance(host):
+    out = host.check_output("docker version --format '{{json .Server.Version}}'")
+    assert json.loads(out)
+
+
+def test_compose_is_v2(host):
+    assert host.check_output('docker compose version --short').lstrip('v').startswith('2.')
+
+
+def test_standin_answers_through_host_docker_internal(host):
+    port = os.environ.get('LLM_GATEWAY_STANDIN_PORT', '11434')
+    out = host.check_output('curl -sf http://host.docker.internal:%s/api/tags' % port)
+    assert 'llama3:latest' in [m['name'] for m in json.loads(out)['models']]
+
+
+def run_converge(*extra_vars):
+    cmd = ['ansible-playbook', '-i', os.environ['MOLECULE_INVENTORY_FILE'],
+           os.path.join(SCENARIO, 'converge.yml')]
+    for var in extra_vars:
+        cmd += ['-e', var]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, '.cache', 'collections'),
+               ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize('bad,expected', [
+    ('llm_gateway_ollama_url=localhost:11434', 'llm_gateway_ollama_url must be an http(s) URL'),
+    ('llm_gateway_ollama_url=http://host.docker.internal:11434/api', 'llm_gateway_ollama_url must be an http(s) URL'),
+    ('{"llm_gateway_models": ["llama3", "bad name!"]}', 'these are not model names: [\\"bad name!\\"]'),
+    ('llm_gateway_phase=3', 'llm_gateway_phase'),
+])
+def test_bad_input_fails_in_preflight_before_any_check(bad, expected):
+    rc, out = run_converge(bad)
+    assert rc != 0
+    assert expected in out, out[-3000:]
+    # Refused before the Docker or Ollama checks ran.
+    assert 'Ask the Docker engine' not in out and 'ollama_check' not in out.split('PLAY RECAP')[0].split('FAILED')[0]
+
+
+def test_missing_model_is_named():
+    rc, out = run_converge('{"llm_gateway_models": ["llama3", "no-such-model:7b"]}')
+    assert rc != 0
+    assert 'lacks the model(s) no-such-model:7b' in out, out[-3000:]
+
+
+def test_non_local_host_header_names_ollamas_host_check():
+    rc, out = run_converge('{"llm_gateway_ollama_headers": {"Host": "llama-nginx"}, "llm_gateway_ollama_retries": 0}')
+    assert rc != 0
+    assert "403 Forbidden: that is Ollama's host check" in out, out[-3000:]

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The test driver behind `make test` and `make test-quick`.
+#   run.sh all    : set up everything on a fresh machine, then every tier, Molecule included
+#   run.sh quick  : the same without Molecule
+#   run.sh STAGE… : only the named stages (see `stages` below)
+# Each stage is timed; a summary table is printed at the end, whatever happened.
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+
+setup_stages=(engine venv compose base-image images standin n8n-install n8n-up collection-link)
+quick_stages=(yamllint ansible-lint unit sanity build integration)
+molecule_stages=(molecule-preflight)
+
+timings="$LLM_GATEWAY_RUN/timings.$$"
+: >"$timings"
+overall_start=$(date +%s)
+failed_stage=""
+
+venv_bin() { echo "$LLM_GATEWAY_CACHE/venv/bin"; }
+with_venv() { PATH="$(venv_bin):$PATH" "$@"; }
+
+stage_engine()          { "$HARNESS_DIR/docker-engine.sh" up; }
+stage_venv()            { "$HARNESS_DIR/venv.sh" >/dev/null; }
+stage_compose()         { "$HARNESS_DIR/compose.sh"; }
+stage_base_image()      { "$HARNESS_DIR/base-image.sh"; }
+stage_images()          { "$HARNESS_DIR/images.sh" build; }
+stage_standin()         { "$HARNESS_DIR/standin.sh" up standin "${LLM_GATEWAY_STANDIN_PORT:-11434}"; }
+stage_n8n_install()     { "$HARNESS_DIR/n8n.sh" install; }
+stage_n8n_up()          { "$HARNESS_DIR/n8n.sh" up "${LLM_GATEWAY_N8N_PORT:-5678}" >/dev/null; }
+stage_collection_link() {
+  mkdir -p .cache/collections/ansible_collections/local_ai
+  ln -sfn ../../../.. .cache/collections/ansible_collections/local_ai/llm_gateway
+}
+stage_yamllint()        { with_venv yamllint --strict .; }
+stage_ansible_lint()    { with_venv ansible-lint --offline; }
+stage_unit()            { with_venv python -m pytest -q tests/unit; }
+stage_sanity() {
+  local staged
+  staged=$("$HARNESS_DIR/stage-collection.sh" "$LLM_GATEWAY_RUN/sanity")
+  (cd "$staged" && with_venv ansible-test sanity --venv --python 3.11 --color no)
+}
+stage_build() {
+  local out="$LLM_GATEWAY_RUN/build" tarball
+  rm -rf "$out"; mkdir -p "$out/collections"
+  with_venv ansible-galaxy collection build --force --output-path "$out" .
+  tarball=$(ls "$out"/local_ai-llm_gateway-*.tar.gz)
+  with_venv ansible-galaxy collection install --offline --no-deps -p "$out/collections" "$tarball"
+  ANSIBLE_COLLECTIONS_PATH="$out/collections" with_venv ansible-doc local_ai.llm_gateway.ollama_check >"$out/ollama_check.doc"
+  grep -q 'pull_missing' "$out/ollama_check.doc"
+  log "built and installed $(basename "$tarball"); ansible-doc renders ollama_check"
+}
+stage_integration()     { with_venv python -m pytest -q tests/integration; }
+stage_molecule_preflight() { with_venv molecule test -s preflight; }
+
+run_stage() {
+  local name=$1 fn start rc
+  fn="stage_${name//-/_}"
+  start=$(date +%s%N)
+  printf '\n===== %s =====\n' "$name" >&2
+  set +e
+  ( set -e; "$fn" )
+  rc=$?
+  set -e
+  local tenths=$(( ($(date +%s%N) - start) / 100000000 ))
+  printf '%s %d.%d %s\n' "$name" $((tenths / 10)) $((tenths % 10)) "$([ $rc -eq 0 ] && echo ok || echo FAILED)" >>"$timings"
+  return $rc
+}
+
+summary() {
+  local total=$(( $(date +%s) - overall_start )) passed failed
+  printf '\n===== timing summary =====\n'
+  printf '%-22s %9s  %s\n' stage seconds result
+  while read -r name secs result; do printf '%-22s %9s  %s\n' "$name" "$secs" "$result"; done <"$timings"
+  printf '%-22s %9s\n' total "$total"
+  passed=$(grep -c ' ok$' "$timings" || true)
+  failed=$(grep -c ' FAILED$' "$timings" || true)
+  printf '\nstages: %s passed, %s failed\n' "$passed" "$failed"
+  rm -f "$timings"
+}
+trap summary EXIT
+
+case "${1:-all}" in
+  all)   stages=("${setup_stages[@]}" "${quick_stages[@]}" "${molecule_stages[@]}") ;;
+  quick) stages=("${setup_stages[@]}" "${quick_stages[@]}") ;;
+  *)     stages=("$@") ;;
+esac
+
+apt_install git
+for s in "${stages[@]}"; do
+  if ! run_stage "$s"; then failed_stage=$s; break; fi
+done
+[ -z "$failed_stage" ] || die "stage '$failed_stage' failed"

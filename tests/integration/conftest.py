@@ -1,0 +1,108 @@
+"""Fixtures for module tests over real HTTP: the Ollama stand-in, a live n8n, and
+a way to run the collection's modules exactly as Ansible does (ad-hoc, JSON callback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STANDIN = os.path.join(REPO, 'tests', 'ollama_standin', 'ollama_standin.py')
+COLLECTIONS = os.path.join(REPO, '.cache', 'collections')
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def http_json(method, url, payload=None, headers=None, timeout=10):
+    data = json.dumps(payload).encode() if payload is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        req.add_header('Content-Type', 'application/json')
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        body = resp.read()
+    return json.loads(body) if body else None
+
+
+class Standin:
+    """One stand-in process on 127.0.0.1 (Ollama's host check therefore on)."""
+
+    def __init__(self, tmp, models='llama3:latest', extra=()):
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.log = os.path.join(str(tmp), 'standin-%d.jsonl' % self.port)
+        self.proc = subprocess.Popen(
+            [sys.executable, STANDIN, '--host', '127.0.0.1', '--port', str(self.port), '--models', models,
+             '--log', self.log] + list(extra),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                self.state()
+                return
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError('stand-in did not start: %s' % self.proc.stderr.read())
+                time.sleep(0.1)
+
+    def state(self):
+        return http_json('GET', self.url + '/_standin/state', timeout=2)
+
+    def configure(self, **config):
+        http_json('POST', self.url + '/_standin/config', config)
+
+    def reset(self):
+        http_json('POST', self.url + '/_standin/reset', {})
+
+    def models(self):
+        return sorted(m['name'] for m in http_json('GET', self.url + '/api/tags')['models'])
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope='session')
+def standin(tmp_path_factory):
+    s = Standin(tmp_path_factory.mktemp('standin'))
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def fresh_standin(standin):
+    standin.reset()
+    yield standin
+    standin.reset()
+
+
+def run_module(name, args, check=False, diff=False, timeout=300):
+    """Run local_ai.llm_gateway.NAME on localhost like a playbook task; return (result, seconds)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_STDOUT_CALLBACK='json',
+               ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='0',
+               ANSIBLE_INVENTORY_UNPARSED_WARNING='0', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+    cmd = ['ansible', 'localhost', '-c', 'local', '-m', 'local_ai.llm_gateway.' + name, '-a', json.dumps(args)]
+    if check:
+        cmd.append('--check')
+    if diff:
+        cmd.append('--diff')
+    started = time.monotonic()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    elapsed = time.monotonic() - started
+    try:
+        out = json.loads(proc.stdout)
+        result = out['plays'][0]['tasks'][0]['hosts']['localhost']
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError('no JSON result from ansible (rc=%s):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
+    result['_stdout'] = proc.stdout
+    return result, elapsed

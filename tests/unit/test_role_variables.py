@@ -1,0 +1,56 @@
+"""The roles' variable conventions, checked for every role:
+
+* every public variable (defaults/main.yml) starts with llm_gateway_;
+* every internal variable (vars/main.yml) starts with _<role>_;
+* meta/argument_specs.yml documents exactly the variables of defaults/main.yml,
+  with the same default values.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROLES = sorted(d for d in os.listdir(os.path.join(REPO, 'roles')) if not d.startswith('.'))
+
+
+def load(role, *path):
+    full = os.path.join(REPO, 'roles', role, *path)
+    if not os.path.exists(full):
+        return None
+    with open(full) as f:
+        return yaml.safe_load(f) or {}
+
+
+def test_there_are_roles():
+    assert 'preflight' in ROLES
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_public_variables_are_prefixed(role):
+    defaults = load(role, 'defaults', 'main.yml') or {}
+    bad = [k for k in defaults if not k.startswith('llm_gateway_')]
+    assert not bad, 'public variables of %s without the llm_gateway_ prefix: %s' % (role, bad)
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_internal_variables_are_prefixed(role):
+    internals = load(role, 'vars', 'main.yml') or {}
+    bad = [k for k in internals if not k.startswith('_%s_' % role)]
+    assert not bad, 'internal variables of %s without the _%s_ prefix: %s' % (role, role, bad)
+
+
+@pytest.mark.parametrize('role', ROLES)
+def test_argument_specs_match_defaults(role):
+    defaults = load(role, 'defaults', 'main.yml') or {}
+    specs = load(role, 'meta', 'argument_specs.yml')
+    assert specs, '%s has no meta/argument_specs.yml' % role
+    options = specs['argument_specs']['main'].get('options') or {}
+    assert sorted(options) == sorted(defaults), 'argument_specs and defaults of %s differ' % role
+    for name, spec in options.items():
+        assert spec.get('description'), '%s.%s has no description' % (role, name)
+        assert spec.get('default') == defaults[name], '%s.%s: spec default %r != defaults %r' % (
+            role, name, spec.get('default'), defaults[name])
