@@ -35,9 +35,21 @@ stage_yamllint()        { with_venv yamllint --strict .; }
 stage_ansible_lint()    { with_venv ansible-lint --offline; }
 stage_unit()            { with_venv python -m pytest -q tests/unit; }
 stage_sanity() {
-  local staged
+  # ansible-test installs its own pinned checkers, so it gets a venv of its own,
+  # with the same ansible-core as the test venv.
+  local core venv pip_version staged
+  core=$(grep -E '^ansible-core==' tests/requirements.txt | cut -d= -f3)
+  venv="$LLM_GATEWAY_CACHE/sanity-venv-$core"
+  if [ ! -x "$venv/bin/ansible-test" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "ansible-core==$core"
+  fi
+  # ansible-test bootstraps pip in its venvs with a script from a host that is not
+  # reachable here; give it the offline equivalent under the name it looks for.
+  pip_version=$("$venv/bin/python" -c "import re,ansible_test,os;p=os.path.join(os.path.dirname(ansible_test.__file__),'_internal','python_requirements.py');print(re.search(r\"pip='([0-9.]+)'\",open(p).read()).group(1))")
+  install -D -m 0644 "$HARNESS_DIR/get_pip_offline.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
   staged=$("$HARNESS_DIR/stage-collection.sh" "$LLM_GATEWAY_RUN/sanity")
-  (cd "$staged" && with_venv ansible-test sanity --venv --python 3.11 --color no)
+  (cd "$staged" && PATH="$venv/bin:$PATH" ansible-test sanity --local --requirements --python 3.11 --color no)
 }
 stage_build() {
   local out="$LLM_GATEWAY_RUN/build" tarball

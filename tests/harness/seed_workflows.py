@@ -1,0 +1,73 @@
+"""Seed an n8n with the workflows a pre-phase-1 user has (idempotent, by name):
+
+* "LLM webhook": Webhook (POST /webhook/llm-ask, answers with the last node) ->
+  HTTP Request POST https://llm.<domain>/api/generate with an Ollama body built
+  from the webhook's JSON; active.
+* "Keep me": a workflow that has nothing to do with the LLM (data must survive).
+
+N8N_API_KEY comes from the environment. stdlib only; 127.0.0.1 only.
+"""
+
+import argparse
+import json
+import os
+import sys
+import urllib.request
+
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def call(base, key, method, path, payload=None):
+    data = json.dumps(payload).encode() if payload is not None else None
+    req = urllib.request.Request(base + path, data=data, method=method,
+                                 headers={'X-N8N-API-KEY': key, 'Content-Type': 'application/json'})
+    with OPENER.open(req, timeout=30) as resp:
+        body = resp.read()
+    return json.loads(body) if body else None
+
+
+def llm_webhook(domain):
+    return {
+        'name': 'LLM webhook',
+        'nodes': [
+            {'id': 'a1f0c0de-0000-4000-8000-000000000001', 'name': 'Webhook', 'type': 'n8n-nodes-base.webhook',
+             'typeVersion': 2, 'position': [0, 0], 'webhookId': 'b2f0c0de-0000-4000-8000-000000000001',
+             'parameters': {'httpMethod': 'POST', 'path': 'llm-ask', 'responseMode': 'lastNode', 'options': {}}},
+            {'id': 'a1f0c0de-0000-4000-8000-000000000002', 'name': 'Ask Ollama',
+             'type': 'n8n-nodes-base.httpRequest', 'typeVersion': 4.2, 'position': [220, 0],
+             'parameters': {
+                 'method': 'POST', 'url': 'https://llm.%s/api/generate' % domain,
+                 'sendBody': True, 'specifyBody': 'json',
+                 'jsonBody': '={{ JSON.stringify({model: "llama3", prompt: $json.body.prompt, stream: false}) }}',
+                 'options': {}}},
+        ],
+        'connections': {'Webhook': {'main': [[{'node': 'Ask Ollama', 'type': 'main', 'index': 0}]]}},
+        'settings': {'executionOrder': 'v1'},
+    }
+
+
+def keep_me():
+    return {
+        'name': 'Keep me',
+        'nodes': [{'id': 'c1f0c0de-0000-4000-8000-000000000001', 'name': 'Start',
+                   'type': 'n8n-nodes-base.manualTrigger', 'typeVersion': 1, 'position': [0, 0], 'parameters': {}}],
+        'connections': {}, 'settings': {},
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--url', required=True)
+    ap.add_argument('--domain', required=True)
+    args = ap.parse_args()
+    key = os.environ['N8N_API_KEY']
+    existing = {w['name']: w for w in call(args.url, key, 'GET', '/api/v1/workflows?limit=250')['data']}
+    for body, activate in ((llm_webhook(args.domain), True), (keep_me(), False)):
+        wf = existing.get(body['name']) or call(args.url, key, 'POST', '/api/v1/workflows', body)
+        if activate and not wf.get('active'):
+            call(args.url, key, 'POST', '/api/v1/workflows/%s/activate' % wf['id'])
+        print('seeded workflow %s (%s)' % (body['name'], wf['id']), file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
