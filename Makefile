@@ -18,6 +18,12 @@ test:
 test-quick:
 	tests/harness/run.sh quick
 
+demo:
+	tests/harness/demo.sh up
+
+demo-down:
+	tests/harness/demo.sh down
+
 bench:
 	bench/run.sh
 

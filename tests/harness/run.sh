@@ -9,7 +9,7 @@ cd "$REPO_ROOT"
 
 setup_stages=(engine venv compose base-image images standin n8n-install n8n-up collection-link)
 quick_stages=(yamllint ansible-lint unit sanity build integration)
-molecule_stages=(molecule-preflight)
+molecule_stages=(molecule-preflight molecule-phase1)
 
 timings="$LLM_GATEWAY_RUN/timings.$$"
 : >"$timings"
@@ -62,7 +62,13 @@ stage_build() {
   log "built and installed $(basename "$tarball"); ansible-doc renders ollama_check"
 }
 stage_integration()     { with_venv python -m pytest -q tests/integration; }
-stage_molecule_preflight() { with_venv molecule test -s preflight; }
+molecule_env() {
+  eval "$("$HARNESS_DIR/n8n.sh" paths)"
+  export LLM_GATEWAY_N8N_NODE_DIR=$NODE_DIR LLM_GATEWAY_N8N_APP_DIR=$N8N_APP_DIR
+  LLM_GATEWAY_STANDIN_ADDR=$("$HARNESS_DIR/standin.sh" addr); export LLM_GATEWAY_STANDIN_ADDR
+}
+stage_molecule_preflight() { molecule_env; with_venv molecule test -s preflight; }
+stage_molecule_phase1()    { molecule_env; with_venv molecule test -s phase1; }
 
 run_stage() {
   local name=$1 fn start rc

@@ -54,3 +54,14 @@ def test_argument_specs_match_defaults(role):
         assert spec.get('description'), '%s.%s has no description' % (role, name)
         assert spec.get('default') == defaults[name], '%s.%s: spec default %r != defaults %r' % (
             role, name, spec.get('default'), defaults[name])
+
+
+def test_shared_variables_have_one_default():
+    """A variable several roles declare has the same default in each of them."""
+    seen = {}
+    for role in ROLES:
+        for name, value in (load(role, 'defaults', 'main.yml') or {}).items():
+            seen.setdefault(name, {})[role] = value
+    differing = {name: by_role for name, by_role in seen.items()
+                 if len(set(repr(v) for v in by_role.values())) > 1}
+    assert not differing, differing

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `make demo`: deploy the stack on this machine with playbooks/site.yml against
+# inventory/local, starting from "a user's current n8n" whose workflow calls the
+# public URL. `make demo-down` removes everything the demo created.
+source "$(dirname "$0")/lib.sh"
+cd "$REPO_ROOT"
+root=/srv/llm-gateway-demo
+secrets=/srv/llm-gateway-demo-secrets
+phase=${LLM_GATEWAY_DEMO_PHASE:-1}
+
+case "${1:-up}" in
+  up)
+    tests/harness/run.sh engine venv compose base-image images standin n8n-install collection-link
+    eval "$(tests/harness/n8n.sh paths)"
+    export LLM_GATEWAY_N8N_NODE_DIR=$NODE_DIR LLM_GATEWAY_N8N_APP_DIR=$N8N_APP_DIR
+    LLM_GATEWAY_STANDIN_ADDR=$(tests/harness/standin.sh addr); export LLM_GATEWAY_STANDIN_ADDR
+    if [ ! -f "$root/docker-compose.yml" ]; then
+      tests/harness/old-n8n.sh up llm-gateway-demo-old-n8n llm-gateway-demo-old-n8n 15681 demo.test "$secrets"
+    fi
+    PATH="$LLM_GATEWAY_CACHE/venv/bin:$PATH" ansible-playbook -i inventory/local playbooks/site.yml -e "llm_gateway_phase=$phase"
+    cat <<MSG
+
+The LLM gateway runs (phase $phase). nginx listens on 127.0.0.1:8080 (cloudflared would connect here):
+  n8n editor        curl -H 'Host: n8n.demo.test' http://127.0.0.1:8080/
+  public LLM API    curl -H 'Host: llm.demo.test' http://127.0.0.1:8080/api/tags
+  n8n API           http://127.0.0.1:15680 (key: N8N_API_KEY in $secrets/n8n.env)
+
+The internal route, as n8n calls it from the Docker network:
+  docker run --rm --network llama-network llm-gateway-test/base:bookworm \\
+    curl -s http://llama-nginx/api/generate -d '{"model": "llama3", "prompt": "Why is the sky blue?", "stream": false}'
+
+The migrated workflow "LLM webhook", triggered through nginx:
+  curl -s -H 'Host: webhooks.demo.test' -H 'Content-Type: application/json' \\
+    -d '{"prompt": "Why is the sky blue?"}' http://127.0.0.1:8080/webhook/llm-ask
+
+Remove it all with: make demo-down
+MSG
+    ;;
+  down)
+    if [ -f "$root/docker-compose.yml" ]; then
+      docker compose --project-directory "$root" down --remove-orphans --volumes --timeout 20 || true
+    fi
+    tests/harness/old-n8n.sh down llm-gateway-demo-old-n8n llm-gateway-demo-old-n8n
+    rm -rf "$root" "$secrets"
+    log "demo removed (the stand-in and the harness's images stay; tests/harness/standin.sh down stops the stand-in)"
+    ;;
+  *) die "usage: $0 up|down" ;;
+esac
