@@ -27,7 +27,7 @@ case "$cmd" in
         -e N8N_SECURE_COOKIE=false -e N8N_DIAGNOSTICS_ENABLED=false \
         -e N8N_VERSION_NOTIFICATIONS_ENABLED=false -e N8N_TEMPLATES_ENABLED=false \
         -e N8N_DYNAMIC_BANNERS_ENABLED=false -e N8N_PERSONALIZATION_ENABLED=false \
-        -e N8N_LICENSE_AUTO_RENEW_ENABLED=false \
+        -e N8N_LICENSE_AUTO_RENEW_ENABLED=false -e N8N_DISABLED_MODULES=mcp-registry \
         "$image" >/dev/null
     fi
     python3 "$HARNESS_DIR/n8n_bootstrap.py" --url "http://127.0.0.1:$port" --env-file "$secrets/n8n.env" --timeout 180

@@ -1,0 +1,89 @@
+"""What the scenarios' testinfra tests share: where the stack lives in the
+Molecule scenarios that run it, and small helpers for real requests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+ROOT = '/srv/llm-gateway-molecule'
+SECRETS = '/srv/llm-gateway-molecule-secrets'
+DOMAIN = 'example.test'
+NGINX = '127.0.0.1:18080'
+N8N_API = 'http://127.0.0.1:15678'
+STANDIN = 'http://%s:11434' % os.environ.get('LLM_GATEWAY_STANDIN_ADDR', '172.17.0.1')
+COMPOSE = 'docker compose --project-directory %s' % ROOT
+PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def secret(name, key=None):
+    """A value from the scenario's secrets folder (a whole file, or KEY= in an env file)."""
+    text = open(os.path.join(SECRETS, name)).read()
+    if key is None:
+        return text.strip()
+    for line in text.splitlines():
+        if line.startswith(key + '='):
+            return line.split('=', 1)[1].strip()
+    raise AssertionError('no %s in %s' % (key, name))
+
+
+def n8n(host, path):
+    """GET n8n's public API from the Docker host."""
+    out = host.check_output("curl -sf -H 'X-N8N-API-KEY: %s' '%s%s'" % (secret('n8n.env', 'N8N_API_KEY'), N8N_API, path))
+    return json.loads(out)
+
+
+def workflow(host, name):
+    workflows = n8n(host, '/api/v1/workflows?limit=250')['data']
+    matches = [w for w in workflows if w['name'] == name]
+    assert len(matches) == 1, [w['name'] for w in workflows]
+    return matches[0]
+
+
+def node(wf, name, published=False):
+    nodes = wf['activeVersion']['nodes'] if published else wf['nodes']
+    return [n for n in nodes if n['name'] == name][0]
+
+
+def standin(host, method, path, payload=None):
+    """Call the Ollama stand-in's API or test hooks."""
+    cmd = "curl -sf -X %s '%s%s'" % (method, STANDIN, path)
+    if payload is not None:
+        cmd += " -H 'Content-Type: application/json' -d '%s'" % json.dumps(payload)
+    return json.loads(host.check_output(cmd))
+
+
+def standin_requests(host, path):
+    return [e for e in standin(host, 'GET', '/_standin/requests?since=0')['requests'] if e.get('path') == path]
+
+
+def node_in_n8n(host, script):
+    """Run a node script inside the n8n container (node is in every n8n image; curl is not)."""
+    return host.run('%s exec -T n8n node -e %s' % (COMPOSE, json.dumps(script)))
+
+
+def trigger_webhook(host, path, payload):
+    out = host.check_output(
+        "curl -sf -X POST -H 'Host: webhooks.%s' -H 'Content-Type: application/json' -d '%s' http://%s/webhook/%s"
+        % (DOMAIN, json.dumps(payload), NGINX, path))
+    return json.loads(out)
+
+
+def http_status(host, url, *headers, method='GET', data=None):
+    cmd = "curl -s -o /dev/null -w '%%{http_code}' -X %s" % method
+    for h in headers:
+        cmd += " -H '%s'" % h
+    if data is not None:
+        cmd += " -d '%s'" % data
+    return host.check_output('%s %s' % (cmd, url))
+
+
+def run_playbook(playbook, *extra, inventory=None):
+    """Run one of the collection's playbooks against the scenario's inventory."""
+    cmd = ['ansible-playbook', '-i', inventory or os.environ['MOLECULE_INVENTORY_FILE'],
+           os.path.join(PROJECT, 'playbooks', playbook)] + list(extra)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, '.cache', 'collections'),
+               ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
