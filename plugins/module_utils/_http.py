@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import json
 import socket
+from http.client import HTTPException
+import threading
 import time
 
 from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.urls import fetch_url
 
 RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+# Longest wait a server's Retry-After header may impose between two attempts.
+MAX_RETRY_AFTER = 30.0
 
 
 class ApiError(Exception):
@@ -81,8 +85,10 @@ class JsonHttpClient(object):
     """One service's HTTP client: base URL, headers, timeout, bounded retries.
 
     ``retries`` extra attempts are made, ``delay`` seconds apart, after a
-    connection failure or a status in ``RETRY_STATUSES``; nothing else is retried.
-    ``counts`` tallies the calls made, by method.
+    connection failure or a status in ``RETRY_STATUSES`` (a 429's ``Retry-After``,
+    capped at ``MAX_RETRY_AFTER``, lengthens the wait); ``request`` and ``json`` also
+    retry when the connection is reset while the answer is read. Nothing else is retried.
+    ``counts`` tallies the calls made, by method. One client may be shared by threads.
     """
 
     def __init__(self, module, base_url, headers=None, secret_headers=None,
@@ -95,6 +101,21 @@ class JsonHttpClient(object):
         self.retries = retries
         self.delay = delay
         self.counts = {}
+        self._lock = threading.Lock()
+
+    def _count(self, method):
+        with self._lock:
+            self.counts[method] = self.counts.get(method, 0) + 1
+
+    def _wait(self, info=None):
+        wait = self.delay
+        retry_after = (info or {}).get('retry-after')
+        if retry_after is not None:
+            try:
+                wait = max(wait, min(float(retry_after), MAX_RETRY_AFTER))
+            except (TypeError, ValueError):
+                pass
+        time.sleep(wait)
 
     def _url(self, path):
         return path if path.startswith(('http://', 'https://')) else self.base_url + path
@@ -115,7 +136,7 @@ class JsonHttpClient(object):
             headers['Content-Type'] = 'application/json'
         attempts = 1 + (self.retries if retry else 0)
         for attempt in range(attempts):
-            self.counts[method] = self.counts.get(method, 0) + 1
+            self._count(method)
             started = time.monotonic()
             resp, info = fetch_url(self.module, self._url(path), data=data, headers=headers,
                                    method=method, timeout=timeout or self.timeout)
@@ -132,7 +153,7 @@ class JsonHttpClient(object):
                     body = self._read(resp, call)
                 error = ApiError(call, status, 'HTTP %s %s' % (status, _short(body)), body=body)
             if attempt + 1 < attempts and (status == -1 or status in RETRY_STATUSES):
-                time.sleep(self.delay)
+                self._wait(info)
                 continue
             raise error
         raise AssertionError('unreachable')  # pragma: no cover
@@ -143,11 +164,25 @@ class JsonHttpClient(object):
         except (socket.timeout, OSError) as exc:
             kind = 'timeout' if isinstance(exc, socket.timeout) else classify_connection_error(str(exc))
             raise ApiError(call, -1, 'reading the answer: %s' % to_native(exc), kind=kind)
+        except HTTPException as exc:  # IncompleteRead: the server closed the connection mid-answer
+            raise ApiError(call, -1, 'reading the answer: %s' % to_native(repr(exc)), kind='reset')
 
     def request(self, method, path, payload=None, timeout=None, retry=True):
-        """Send one request and read the whole answer into a Response."""
-        resp, info, elapsed = self.open(method, path, payload=payload, timeout=timeout, retry=retry)
-        body = self._read(resp, '%s %s' % (method, path))
+        """Send one request and read the whole answer into a Response.
+
+        A connection reset while the answer is read is retried like a failed connection.
+        """
+        attempts = 1 + (self.retries if retry else 0)
+        body = info = elapsed = None
+        for attempt in range(attempts):
+            resp, info, elapsed = self.open(method, path, payload=payload, timeout=timeout, retry=retry)
+            try:
+                body = self._read(resp, '%s %s' % (method, path))
+                break
+            except ApiError as exc:
+                if exc.kind != 'reset' or attempt + 1 >= attempts:
+                    raise
+                self._wait()
         headers = dict((k.lower(), v) for k, v in info.items() if isinstance(k, str))
         return Response(info['status'], headers, body, elapsed)
 

@@ -106,3 +106,54 @@ def run_module(name, args, check=False, diff=False, timeout=300):
         raise AssertionError('no JSON result from ansible (rc=%s):\n%s\n%s' % (proc.returncode, proc.stdout, proc.stderr))
     result['_stdout'] = proc.stdout
     return result, elapsed
+
+
+# ---------------------------------------------------------------------------------------------
+# A live n8n: the harness's instance (bash tests/harness/n8n.sh up), found through its env file.
+
+# The port the harness started n8n on (run.sh: LLM_GATEWAY_N8N_PORT, default 5678).
+N8N_PORT = int(os.environ.get('LLM_GATEWAY_N8N_PORT') or 5678)
+
+
+class N8nInstance:
+    """The harness's n8n: base URL, API key, owner credentials (for the internal REST API)."""
+
+    def __init__(self, env_file, values):
+        self.env_file = env_file
+        self.url = values['N8N_URL'].rstrip('/')
+        self.api_key = values['N8N_API_KEY']
+        self.owner_email = values.get('N8N_OWNER_EMAIL')
+        self.owner_password = values.get('N8N_OWNER_PASSWORD')
+
+
+def n8n_env_file(port=N8N_PORT):
+    run = os.environ.get('LLM_GATEWAY_RUN') or '/var/tmp/llm_gateway_test/run'
+    return os.path.join(run, 'n8n-%d' % port, 'env')
+
+
+@pytest.fixture(scope='session')
+def n8n():
+    """The running n8n. Fails (never skips) when it is not up: the tests need it."""
+    path = n8n_env_file()
+    hint = 'start it with: bash tests/harness/n8n.sh up %d' % N8N_PORT
+    if not os.path.isfile(path):
+        pytest.fail('n8n is not up: %s does not exist; %s' % (path, hint))
+    values = {}
+    with open(path) as handle:
+        for line in handle:
+            key, sep, value = line.strip().partition('=')
+            if sep and not key.startswith('#'):
+                values[key] = value
+    missing = [k for k in ('N8N_URL', 'N8N_API_KEY') if not values.get(k)]
+    if missing:
+        pytest.fail('n8n env file %s lacks %s; %s' % (path, ', '.join(missing), hint))
+    instance = N8nInstance(path, values)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    req = urllib.request.Request(instance.url + '/api/v1/workflows?limit=1',
+                                 headers={'X-N8N-API-KEY': instance.api_key, 'Accept': 'application/json'})
+    try:
+        with opener.open(req, timeout=10) as resp:
+            json.loads(resp.read())
+    except (OSError, ValueError) as exc:
+        pytest.fail('n8n at %s does not answer its public API (%s); %s' % (instance.url, exc, hint))
+    return instance

@@ -1,0 +1,252 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) llm_gateway developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils is private to the local_ai.llm_gateway collection
+# and may change without notice. Do not use it from outside the collection.
+
+"""n8n public API client (``/api/v1``) on the shared JSON client, error messages, and the
+workflow backup files of n8n_workflow_urls."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+from urllib.parse import quote, urlencode
+
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError, JsonHttpClient
+
+API = '/api/v1'
+PAGE_SIZE = 250          # the public API's maximum; 0 would list everything with a cursor that loops
+MAX_PAGES = 100000       # 25 million workflows: a bound, never reached in practice
+API_KEY_HEADER = 'X-N8N-API-KEY'
+
+# The scopes each call needs (n8n >= 2.x with enforced API key scopes).
+SCOPES = {
+    'list': 'workflow:list',
+    'read': 'workflow:read',
+    'update': 'workflow:update',
+    'activate': 'workflow:activate',
+    'deactivate': 'workflow:deactivate',
+}
+
+
+def connection_argument_spec():
+    """Options shared by the collection's n8n modules (doc fragment local_ai.llm_gateway.n8n)."""
+    return dict(
+        url=dict(type='str', required=True),
+        api_key=dict(type='str', required=True, no_log=True),
+        validate_certs=dict(type='bool', default=True),
+        timeout=dict(type='float', default=30),
+        retries=dict(type='int', default=3),
+        delay=dict(type='float', default=1),
+    )
+
+
+def validate_connection(params):
+    """A message for unusable connection options, or None."""
+    url = params['url'] or ''
+    if not re.match(r'^https?://[^/?#\s]+', url):
+        return 'url must be the http:// or https:// base URL of n8n, for example http://127.0.0.1:5678'
+    if not (params['api_key'] or '').strip():
+        return 'api_key must not be empty'
+    for name in ('timeout', 'delay'):
+        if params[name] < 0:
+            return '%s must not be negative' % name
+    if params['timeout'] == 0:
+        return 'timeout must be greater than 0'
+    if params['retries'] < 0:
+        return 'retries must not be negative'
+    return None
+
+
+class N8nClient(object):
+    """The few public-API calls n8n_workflow_urls makes. Raises ApiError."""
+
+    def __init__(self, module, url, api_key, timeout=30, retries=3, delay=1.0):
+        self.url = url.rstrip('/')
+        self.http = JsonHttpClient(module, self.url, secret_headers={API_KEY_HEADER: api_key},
+                                   timeout=timeout, retries=retries, delay=delay)
+
+    @property
+    def counts(self):
+        return dict(self.http.counts)
+
+    def _json(self, method, path, payload=None):
+        data = self.http.json(method, path, payload=payload)
+        if not isinstance(data, dict):
+            raise ApiError('%s %s' % (method, path), 200, 'the answer is not a JSON object', kind='not_n8n')
+        return data
+
+    def list_workflows(self, active_only=False, page_size=PAGE_SIZE, max_pages=MAX_PAGES):
+        """All workflows, page by page (cursor pagination, ``limit`` 1..250)."""
+        if not 1 <= page_size <= PAGE_SIZE:
+            raise ValueError('page_size must be within 1..%d' % PAGE_SIZE)
+        cursor = None
+        seen = set()
+        for dummy in range(max_pages):
+            query = [('limit', page_size)]
+            if active_only:
+                query.append(('active', 'true'))
+            if cursor:
+                query.append(('cursor', cursor))
+            path = '%s/workflows?%s' % (API, urlencode(query))
+            page = self._json('GET', path)
+            items = page.get('data')
+            if not isinstance(items, list):
+                raise ApiError('GET %s/workflows' % API, 200, 'the answer has no "data" list', kind='not_n8n')
+            for item in items:
+                if isinstance(item, dict) and item.get('id'):
+                    yield item
+            cursor = page.get('nextCursor')
+            if not cursor or not items:
+                return
+            if cursor in seen:
+                raise ApiError('GET %s/workflows' % API, 200, 'the listing repeats a page (cursor seen before)',
+                               kind='not_n8n')
+            seen.add(cursor)
+        raise ApiError('GET %s/workflows' % API, 200, 'more than %d pages' % max_pages, kind='not_n8n')
+
+    def _wf_path(self, workflow_id, suffix=''):
+        return '%s/workflows/%s%s' % (API, quote(str(workflow_id), safe=''), suffix)
+
+    def get_workflow(self, workflow_id):
+        return self._json('GET', self._wf_path(workflow_id))
+
+    def put_workflow(self, workflow_id, body):
+        return self._json('PUT', self._wf_path(workflow_id), payload=body)
+
+    def activate(self, workflow_id, version_id=None):
+        payload = {'versionId': version_id} if version_id else {}
+        return self._json('POST', self._wf_path(workflow_id, '/activate'), payload=payload)
+
+    def deactivate(self, workflow_id):
+        return self._json('POST', self._wf_path(workflow_id, '/deactivate'), payload={})
+
+
+def explain(error, url):
+    """A message for a failed call that names the call, the status and the fix, never the key."""
+    call = error.call
+    if error.kind == 'refused':
+        return ('Cannot connect to n8n at %s (%s): connection refused. Is n8n running, and is url its base '
+                'URL as seen from this host?' % (url, call))
+    if error.kind == 'timeout':
+        return 'n8n at %s did not answer %s in time (%s); raise timeout if it is busy.' % (url, call, error.detail)
+    if error.kind == 'dns':
+        return 'Cannot resolve the host name of %s (%s): %s' % (url, call, error.detail)
+    if error.kind in ('reset', 'connection'):
+        return 'The connection to n8n at %s failed during %s: %s' % (url, call, error.detail)
+    if error.kind in ('not_json', 'not_n8n'):
+        return ('%s answered %s, but not as n8n\'s public API does (%s). Is url the base URL of n8n (not of '
+                'a proxy error page), has n8n finished starting, and is the public API enabled '
+                '(N8N_PUBLIC_API_DISABLED unset)?' % (url, call, error.detail))
+    if error.status == 401:
+        return ('n8n at %s refused the API key: %s answered HTTP 401. Check api_key (create one in n8n under '
+                'Settings > n8n API).' % (url, call))
+    if error.status == 403:
+        return ('n8n at %s answered HTTP 403 to %s: the API key lacks a scope this call needs (%s). Give the key '
+                'the scopes workflow:list, workflow:read, workflow:update, workflow:activate and '
+                'workflow:deactivate.' % (url, call, _short_detail(error)))
+    if error.status == 404 and call.startswith('GET %s/workflows?' % API):
+        return ('%s answered HTTP 404 to %s: no public API there. Is url the base URL of n8n, and is the public '
+                'API enabled?' % (url, call))
+    return 'n8n at %s: %s failed: %s' % (url, call, _short_detail(error))
+
+
+def _short_detail(error):
+    body = error.body
+    if isinstance(body, bytes):
+        try:
+            message = json.loads(body.decode('utf-8', 'replace')).get('message')
+            if message:
+                return 'HTTP %s %s' % (error.status, message)
+        except (ValueError, AttributeError):
+            pass
+    return error.detail
+
+
+def is_global_failure(error):
+    """Failures that will hit every further call as well (stop starting new writes)."""
+    return error.status in (401, 403) or error.kind in ('refused', 'dns', 'timeout')
+
+
+# ------------------------------------------------------------------------------------------
+# Backups: BACKUP_DIR/<run stamp>/<workflow id>-<run stamp>.json, the workflow JSON as listed.
+
+def run_stamp(now=None):
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return now.strftime('%Y%m%dT%H%M%S.%fZ')
+
+
+def make_run_folder(backup_dir, stamp):
+    """Create (0700) and return a new folder for one run's backups."""
+    backup_dir = os.path.abspath(os.path.expanduser(backup_dir))
+    if not os.path.isdir(backup_dir):
+        os.makedirs(backup_dir, 0o700)
+    for attempt in range(100):
+        name = stamp if attempt == 0 else '%s-%d' % (stamp, attempt)
+        folder = os.path.join(backup_dir, name)
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            continue
+        os.chmod(folder, 0o700)
+        return folder
+    raise OSError('cannot create a new backup folder under %s' % backup_dir)
+
+
+def _safe_name(text):
+    return re.sub(r'[^A-Za-z0-9_.-]', '_', str(text))[:100] or 'workflow'
+
+
+def write_backup(folder, workflow, stamp):
+    """Write one workflow's JSON (mode 0600, never overwriting); return the path."""
+    path = os.path.join(folder, '%s-%s.json' % (_safe_name(workflow.get('id')), _safe_name(stamp)))
+    data = json.dumps(workflow, indent=2, sort_keys=True, ensure_ascii=False).encode('utf-8')
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.chmod(path, 0o600)
+    return path
+
+
+def read_backups(path):
+    """``[(file, workflow)]`` from one backup file or from the ``*.json`` files of a folder.
+
+    Raises ValueError with a clear message for anything that is not a usable backup.
+    """
+    path = os.path.abspath(os.path.expanduser(path))
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, name) for name in os.listdir(path) if name.endswith('.json'))
+        if not files:
+            raise ValueError('the folder %s holds no *.json backup files (pass one run\'s folder, e.g. '
+                             'the backup_folder a run returned)' % path)
+    elif os.path.isfile(path):
+        files = [path]
+    else:
+        raise ValueError('backup %s does not exist' % path)
+    found = []
+    by_id = {}
+    for name in files:
+        try:
+            with open(name, 'rb') as handle:
+                workflow = json.loads(handle.read().decode('utf-8'))
+        except (OSError, ValueError) as exc:
+            raise ValueError('cannot read the backup %s: %s' % (name, exc))
+        if (not isinstance(workflow, dict) or not workflow.get('id') or not isinstance(workflow.get('nodes'), list)
+                or not isinstance(workflow.get('connections'), dict) or 'name' not in workflow):
+            raise ValueError('%s is not an n8n workflow backup (id, name, nodes and connections needed)' % name)
+        if workflow['id'] in by_id:
+            raise ValueError('%s and %s are backups of the same workflow %s; restore one of them'
+                             % (by_id[workflow['id']], name, workflow['id']))
+        by_id[workflow['id']] = name
+        found.append((name, workflow))
+    return found

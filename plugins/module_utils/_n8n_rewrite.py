@@ -1,0 +1,815 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) llm_gateway developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils is private to the local_ai.llm_gateway collection
+# and may change without notice. Do not use it from outside the collection.
+
+"""Pure logic behind n8n_workflow_urls: which URL strings of an n8n workflow a rule
+rewrites, which it only finds, and what the resulting PUT looks like. No I/O here.
+
+Terms:
+
+* A *rule* turns URLs that start with ``from`` into URLs that start with ``to``.
+  A prefix rule matches when the URL starts with ``from`` (scheme and host compared
+  case-insensitively) and the match ends at the end of the string or right before
+  ``/``, ``?`` or ``#`` (or ``from`` itself ends with one of these). So
+  ``https://llm.example.com/api/generate`` matches itself, ``.../generate?x=1`` and
+  ``.../generate/more``, but not ``.../generatex`` nor ``https://llm.example.com.evil/``.
+  A regex rule (``regex: true``) matches where its pattern matches at the start of
+  the URL; the matched part becomes ``to`` expanded with the match's groups.
+  Either way the rest of the URL is kept as it is: the result is ``to + rest``.
+* A *mention* is any place in a string where a rule's ``from`` (or, for expressions,
+  its scheme and host) occurs. Mentions that cannot be rewritten safely are reported
+  as *skipped* with a reason, so the user sees everything still pointing at ``from``.
+* Only the ``url`` parameter of the HTTP Request node family is ever rewritten:
+  a literal string, or an n8n expression (``=`` prefix) in which the URL stands as
+  literal text at the start, or at the start of a JavaScript string literal inside
+  ``{{ }}``.
+
+Phase 2 hook: a rule's ``convert`` names a *converter* from ``CONVERTERS``. After a
+node's URL was rewritten by that rule, the converter gets the rewritten node (a copy)
+and returns further parameter changes, e.g. a request body converted to another API's
+shape, and skipped entries. Only ``none`` (no conversion) exists today.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+# Node types whose parameters.url is the request URL (all typeVersions use the same key).
+HTTP_NODE_TYPES = frozenset((
+    'n8n-nodes-base.httpRequest',
+    'n8n-nodes-base.httpRequestTool',
+    '@n8n/n8n-nodes-langchain.toolHttpRequest',
+))
+CODE_NODE_TYPES = frozenset((
+    'n8n-nodes-base.code',
+    'n8n-nodes-base.function',
+    'n8n-nodes-base.functionItem',
+    '@n8n/n8n-nodes-langchain.code',
+    '@n8n/n8n-nodes-langchain.toolCode',
+))
+STICKY_NOTE_TYPE = 'n8n-nodes-base.stickyNote'
+
+# Credential types whose data holds an LLM server's address (field name as value). The public
+# API cannot read credential data, so nodes using them are reported, never changed.
+LLM_CREDENTIAL_TYPES = {
+    'ollamaApi': 'baseUrl',
+    'openAiApi': 'url',
+    'lemonadeApi': 'baseUrl',
+    'anthropicApi': 'url',
+    'vercelAiGatewayApi': 'url',
+    'azureOpenAiApi': 'endpoint',
+}
+
+# Keys a node may carry in a public-API PUT (n8n's node schema has additionalProperties: false).
+# GET can return more (extendsCredential, rewireOutputLogTo, forceCustomOperation, ...): such a
+# workflow cannot be written back without losing them, so it is skipped.
+PUT_NODE_KEYS = frozenset((
+    'id', 'name', 'webhookId', 'disabled', 'notesInFlow', 'notes', 'type', 'typeVersion',
+    'executeOnce', 'alwaysOutputData', 'retryOnFail', 'maxTries', 'waitBetweenTries',
+    'continueOnFail', 'onError', 'position', 'parameters', 'credentials', 'customTelemetryTags',
+))
+# Server-managed node keys a PUT must not carry (read-only); dropping them loses nothing.
+READ_ONLY_NODE_KEYS = frozenset(('createdAt', 'updatedAt'))
+
+BOUNDARY = '/?#'
+# Characters that continue a host name or a path segment: a mention must not be followed by one.
+_CONTINUES = re.compile(r'[A-Za-z0-9\-._~%]')
+_SCHEME = re.compile(r'^https?://', re.I)
+MAX_DEPTH = 64            # nesting of parameters walked
+MAX_JS_NESTING = 32       # ${ } inside template literals inside {{ }}
+MAX_MENTIONS = 1000       # mentions looked at in one string
+
+
+class RuleError(ValueError):
+    """A rewrite rule is unusable; the message says why."""
+
+
+class ExpressionError(ValueError):
+    """An n8n expression could not be parsed safely."""
+
+
+# name -> callable(node, change) -> (changes, skipped), or None for no conversion.
+# A converter receives the node (a copy, with the URL already rewritten) and the URL change;
+# it may modify node['parameters'] in place and must return the changes it made as
+# Change objects plus skipped entries (dicts with parameter, kind, reason).
+CONVERTERS = {'none': None}
+
+
+def register_converter(name, func):
+    """Make a request-body converter available to rules (``convert: NAME``)."""
+    CONVERTERS[name] = func
+
+
+def is_http_url(value):
+    """True for an absolute http(s) URL with a host."""
+    if not isinstance(value, str) or not _SCHEME.match(value):
+        return False
+    rest = value.split('://', 1)[1]
+    host = re.split(r'[/?#]', rest, maxsplit=1)[0]
+    host = host.rsplit('@', 1)[-1]
+    return bool(host) and not any(c.isspace() for c in value)
+
+
+def _authority_end(url):
+    """Index just after ``scheme://host[:port]`` in an http(s) URL."""
+    start = url.find('://') + 3
+    match = re.compile(r'[/?#]').search(url, start)
+    return match.start() if match else len(url)
+
+
+def origin_of(url):
+    """``scheme://host[:port]`` of an http(s) URL, lower-cased."""
+    return url[:_authority_end(url)].lower()
+
+
+def mask_url(value):
+    """Hide a password in URL user info: ``https://u:secret@h`` -> ``https://u:********@h``."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r'(https?://[^/?#@\s:]*):[^/?#@\s]*@', r'\1:********@', value, flags=re.I)
+
+
+class Match(object):
+    """A rule matched at the start of a string: ``end`` chars are replaced by ``replacement``."""
+
+    def __init__(self, end, replacement):
+        self.end = end
+        self.replacement = replacement
+
+
+AMBIGUOUS = 'ambiguous'
+
+
+class Rule(object):
+    """One ``{from, to, regex, convert}`` entry of ``rewrites``."""
+
+    def __init__(self, source, target, regex=False, convert='none', index=0):
+        self.source = source
+        self.target = target
+        self.regex = bool(regex)
+        self.convert = convert or 'none'
+        self.index = index
+        self.pattern = None
+        self.origin = None
+        self._validate()
+
+    def _validate(self):
+        label = 'rewrites[%d]' % self.index
+        if not isinstance(self.source, str) or not self.source:
+            raise RuleError('%s: from must be a non-empty string' % label)
+        if not is_http_url(self.target):
+            raise RuleError('%s: to must be an http:// or https:// URL with a host, got %r'
+                            % (label, mask_url(self.target)))
+        if self.convert not in CONVERTERS:
+            raise RuleError('%s: convert must be one of %s, got %r'
+                            % (label, ', '.join(sorted(CONVERTERS)), self.convert))
+        if self.regex:
+            try:
+                self.pattern = re.compile(self.source)
+            except re.error as exc:
+                raise RuleError('%s: from is not a valid regular expression: %s' % (label, exc))
+            if self.pattern.match('') is not None:
+                raise RuleError('%s: the pattern in from matches the empty string' % label)
+            for ref in re.findall(r'\\(?:g<([^>]*)>|([0-9]+))', self.target):
+                name = ref[0] or ref[1]
+                known = int(name) <= self.pattern.groups if name.isdigit() else name in self.pattern.groupindex
+                if not known:
+                    raise RuleError('%s: to refers to the group %s, which the pattern lacks' % (label, name))
+            return
+        if not is_http_url(self.source):
+            raise RuleError('%s: from must be an http:// or https:// URL with a host (or set regex: true), '
+                            'got %r' % (label, mask_url(self.source)))
+        self.origin = origin_of(self.source)
+        self._host_len = _authority_end(self.source)
+
+    def describe(self):
+        return self.source
+
+    def match(self, text, end_is_boundary=True):
+        """Match at the start of ``text``.
+
+        Returns a Match, None, or AMBIGUOUS when the match reaches the end of ``text`` while
+        ``end_is_boundary`` is false (what follows is only known at run time).
+        """
+        if not isinstance(text, str):
+            return None
+        if self.regex:
+            found = self.pattern.match(text)
+            if found is None or found.end() == 0:
+                return None
+            if found.end() == len(text) and not end_is_boundary:
+                return AMBIGUOUS
+            try:
+                return Match(found.end(), found.expand(self.target))
+            except (re.error, IndexError) as exc:
+                raise RuleError('rewrites[%d]: to refers to a group the pattern lacks: %s' % (self.index, exc))
+        size = len(self.source)
+        hl = self._host_len
+        if len(text) < size or text[:hl].lower() != self.source[:hl].lower() or text[hl:size] != self.source[hl:]:
+            return None
+        if len(text) == size:
+            return Match(size, self.target) if end_is_boundary else AMBIGUOUS
+        if self.source[-1] in BOUNDARY or text[size] in BOUNDARY:
+            return Match(size, self.target)
+        return None
+
+    def mentions(self, text, with_origin=False):
+        """Start offsets in ``text`` where ``from`` (or its origin when ``with_origin``) occurs."""
+        if not isinstance(text, str) or not text:
+            return []
+        found = []
+        if self.regex:
+            for count, hit in enumerate(self.pattern.finditer(text)):
+                if count >= MAX_MENTIONS:
+                    break
+                if hit.end() > hit.start():
+                    found.append(hit.start())
+            return found
+        lower = text.lower()
+        needles = [self.source.lower()]
+        if with_origin and self.origin not in needles:
+            needles.append(self.origin)
+        for needle in needles:
+            start = 0
+            for dummy in range(MAX_MENTIONS):
+                pos = lower.find(needle, start)
+                if pos < 0:
+                    break
+                if _mention_ends(text, pos + len(needle), needle):
+                    found.append(pos)
+                start = pos + 1
+        return sorted(set(found))
+
+
+def _mention_ends(text, end, needle):
+    """Whether an occurrence of ``needle`` ending at ``end`` ends there as a URL does.
+
+    Sentence punctuation right after it (``see https://llm.example.com/api.``) still ends it;
+    ``https://llm.example.com.evil`` or ``.../generatex`` do not.
+    """
+    if end >= len(text) or needle[-1] in BOUNDARY or not _CONTINUES.match(text[end]):
+        return True
+    return text[end] in '.,;:!' and (end + 1 >= len(text) or not _CONTINUES.match(text[end + 1]))
+
+
+def build_rules(specs):
+    """Rules from the module's ``rewrites`` option; raises RuleError."""
+    if not specs:
+        raise RuleError('rewrites must hold at least one {from, to} rule')
+    rules = []
+    for index, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            raise RuleError('rewrites[%d] must be a dict with from and to' % index)
+        rules.append(Rule(spec.get('from'), spec.get('to'), spec.get('regex', False),
+                          spec.get('convert', 'none'), index))
+    # Rewriting must be idempotent: no new URL may match a rule again (a second run would
+    # rewrite it once more).
+    for rule in rules:
+        if rule.regex and '\\' in rule.target:
+            continue
+        for probe in (rule.target, rule.target.rstrip('/') + '/'):
+            for other in rules:
+                if isinstance(other.match(probe), Match):
+                    raise RuleError('rewrites[%d]: to (%s) would be matched by rewrites[%d] (from %s), so every run '
+                                    'would rewrite it once more' % (rule.index, mask_url(rule.target), other.index,
+                                                                    mask_url(other.source)))
+    return rules
+
+
+def rewrite_url(url, rules):
+    """``(new_url, rule)`` for a plain URL string, or ``(url, None)`` when no rule matches."""
+    for rule in rules:
+        found = rule.match(url)
+        if isinstance(found, Match):
+            return found.replacement + url[found.end:], rule
+    return url, None
+
+
+# ------------------------------------------------------------------------------------------
+# n8n expressions: "=" then a template; text outside {{ }} is literal, inside is JavaScript.
+
+class Literal(object):
+    """A piece of literal text inside an expression body.
+
+    ``start``..``end`` is the literal's content; ``static_end`` is where its constant part
+    ends (a template literal's first ``${``); ``kind`` is ``text`` (template text outside
+    ``{{ }}``) or the JavaScript quote character; ``escaped`` tells whether its constant
+    part holds a backslash escape.
+    """
+
+    def __init__(self, kind, start, end, static_end=None, escaped=False, first=False):
+        self.kind = kind
+        self.start = start
+        self.end = end
+        self.static_end = end if static_end is None else static_end
+        self.escaped = escaped
+        self.first = first
+
+
+def _scan_quoted(text, i, quote):
+    """Scan a '...' or "..." literal whose opening quote is at i-1; return (end, escaped)."""
+    n = len(text)
+    escaped = False
+    while i < n:
+        c = text[i]
+        if c == '\\':
+            escaped = True
+            i += 2
+            continue
+        if c == quote:
+            return i, escaped
+        if c == '\n':
+            break
+        i += 1
+    raise ExpressionError('unterminated string literal')
+
+
+def _scan_template(text, i, literals, nesting):
+    """Scan a `...` literal whose backquote is at i-1; return the index after its closing backquote."""
+    n = len(text)
+    start = i
+    static_end = None
+    escaped = False
+    while i < n:
+        c = text[i]
+        if c == '\\':
+            if static_end is None:
+                escaped = True
+            i += 2
+            continue
+        if c == '`':
+            literals.append(Literal('`', start, i, static_end, escaped))
+            return i + 1
+        if c == '$' and text.startswith('${', i):
+            if static_end is None:
+                static_end = i
+            i = _scan_code(text, i + 2, literals, nesting + 1, closer='}') + 1
+            continue
+        i += 1
+    raise ExpressionError('unterminated template literal')
+
+
+def _scan_code(text, i, literals, nesting, closer):
+    """Scan JavaScript from i up to ``closer`` (``}}`` or ``}``) at brace depth 0; return its index."""
+    if nesting > MAX_JS_NESTING:
+        raise ExpressionError('expression nested too deeply')
+    n = len(text)
+    depth = 0
+    while i < n:
+        c = text[i]
+        if c in ('"', "'"):
+            end, escaped = _scan_quoted(text, i + 1, c)
+            literals.append(Literal(c, i + 1, end, None, escaped))
+            i = end + 1
+            continue
+        if c == '`':
+            i = _scan_template(text, i + 1, literals, nesting)
+            continue
+        if c == '{':
+            depth += 1
+        elif c == '}':
+            if depth == 0:
+                if closer == '}' or text.startswith('}}', i):
+                    return i
+                raise ExpressionError('unbalanced }')
+            depth -= 1
+        i += 1
+    raise ExpressionError('unterminated {{ }}' if closer == '}}' else 'unterminated ${ }')
+
+
+def expression_literals(body):
+    """The literal pieces of an expression body (the string after ``=``); raises ExpressionError."""
+    literals = []
+    n = len(body)
+    i = 0
+    text_start = 0
+    while i < n:
+        if body.startswith('{{', i):
+            if i > text_start or text_start == 0:
+                literals.append(Literal('text', text_start, i, first=(text_start == 0)))
+            i = _scan_code(body, i + 2, literals, 0, closer='}}') + 2
+            text_start = i
+            continue
+        i += 1
+    if text_start < n or text_start == 0:
+        literals.append(Literal('text', text_start, n, first=(text_start == 0)))
+    return literals
+
+
+def _safe_in_literal(value, kind):
+    """Whether ``value`` can be put into a literal of ``kind`` without changing the expression's shape."""
+    if kind == 'text':
+        return '{{' not in value and '}}' not in value
+    if '\\' in value or '\n' in value:
+        return False
+    if kind == '`':
+        return '`' not in value and '${' not in value
+    return kind not in value
+
+
+def rewrite_expression(value, rules):
+    """Rewrite an expression string (``=...``).
+
+    Returns ``(new_value, rules_used, problem)``: ``new_value`` equals ``value`` when nothing was
+    rewritten; ``problem`` is None or the reason why a mention of a rule was left alone (then
+    nothing is rewritten at all).
+    """
+    body = value[1:]
+    try:
+        literals = expression_literals(body)
+    except ExpressionError as exc:
+        if any(rule.mentions(body, with_origin=True) for rule in rules):
+            return value, [], 'the expression could not be parsed (%s)' % exc
+        return value, [], None
+    edits = []
+    problem = None
+    for lit in literals:
+        if lit.kind == 'text' and not lit.first:
+            continue
+        head = body[lit.start:lit.static_end]
+        at_end = lit.static_end == lit.end and (lit.kind != 'text' or lit.end == len(body))
+        for rule in rules:
+            found = rule.match(head, end_is_boundary=at_end)
+            if found is None:
+                continue
+            if found is AMBIGUOUS:
+                problem = ('the old URL is followed by an expression part, so where it ends is only known '
+                           'at run time')
+            elif lit.escaped and '\\' in head[:found.end]:
+                problem = 'the old URL contains an escape sequence inside the string literal'
+            elif not _safe_in_literal(found.replacement, lit.kind):
+                problem = 'the new URL contains characters that would change the expression'
+            else:
+                edits.append((lit.start, lit.start + found.end, found.replacement, rule))
+            break
+    covered = set(start for start, dummy, dummy, dummy in edits)
+    if problem is None:
+        problem = _uncovered_mention(body, literals, rules, covered)
+    if problem:
+        return value, [], problem
+    if not edits:
+        return value, [], None
+    out = []
+    last = 0
+    used = []
+    for start, end, replacement, rule in sorted(edits, key=lambda e: e[0]):
+        out.append(body[last:start])
+        out.append(replacement)
+        last = end
+        if rule not in used:
+            used.append(rule)
+    out.append(body[last:])
+    return '=' + ''.join(out), used, None
+
+
+def _literal_at(literals, pos):
+    for lit in literals:
+        if lit.start <= pos < lit.end:
+            return lit
+    return None
+
+
+def _uncovered_mention(body, literals, rules, covered):
+    """Why a mention of an old address that no edit covers makes the expression unsafe, or None.
+
+    A full mention of ``from`` anywhere else is unsafe. So is the old origin (scheme and host) at
+    the end of a literal piece that stops before ``from`` is complete, e.g.
+    ``'https://llm.example.com' + '/api/generate'``: the address is built at run time. An origin
+    followed by a different, complete path (``'https://llm.example.com/api/tags'``) is another
+    endpoint and is left alone.
+    """
+    for rule in rules:
+        for pos in rule.mentions(body):
+            if pos not in covered:
+                return ('it holds the old address inside a longer text or code, where it cannot be rewritten '
+                        'as a whole')
+        if rule.regex:
+            continue
+        for pos in rule.mentions(body, with_origin=True):
+            if pos in covered:
+                continue
+            lit = _literal_at(literals, pos)
+            if lit is None:
+                return 'the old address stands in the code itself'
+            tail = body[pos:lit.static_end]
+            if len(tail) < len(rule.source) and rule.source.lower().startswith(tail.lower()):
+                return 'it builds the URL from parts at run time (%r ...)' % mask_url(tail)
+    return None
+
+
+def has_static_http(value):
+    """Whether an expression holds any literal http(s) address at all."""
+    return bool(re.search(r'https?://', value, re.I))
+
+
+# ------------------------------------------------------------------------------------------
+# Nodes and workflows
+
+class Change(object):
+    """One parameter of one node changed from ``before`` to ``after``."""
+
+    def __init__(self, node, path, before, after, rule=None):
+        self.node = node
+        self.path = path
+        self.before = before
+        self.after = after
+        self.rule = rule
+
+    def as_dict(self):
+        return {'node': self.node, 'parameter': path_text(self.path),
+                'before': mask_url(self.before), 'after': mask_url(self.after)}
+
+
+def path_text(path):
+    out = ''
+    for part in path:
+        out += '[%d]' % part if isinstance(part, int) else ('.' + part if out else part)
+    return out
+
+
+def get_path(obj, path):
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(obj, list) or part >= len(obj):
+                return None
+        elif not isinstance(obj, dict) or part not in obj:
+            return None
+        obj = obj[part]
+    return obj
+
+
+def _walk_strings(value, path, depth=0):
+    """Yield (path, string) for every string inside nested dicts/lists."""
+    if depth > MAX_DEPTH:
+        return
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key in value:
+            yield from _walk_strings(value[key], path + (key,), depth + 1)
+    elif isinstance(value, list):
+        for index, entry in enumerate(value):
+            yield from _walk_strings(entry, path + (index,), depth + 1)
+
+
+def _place(node_type, path):
+    """A short description of where a parameter sits, for skipped reasons."""
+    top = path[1] if len(path) > 1 else path[0]
+    if path[0] == 'notes':
+        return 'the node\'s notes'
+    if node_type in CODE_NODE_TYPES:
+        return 'the code of a Code node'
+    if node_type == STICKY_NOTE_TYPE:
+        return 'a sticky note'
+    if node_type in HTTP_NODE_TYPES:
+        if top in ('jsonBody', 'body', 'bodyParametersJson', 'bodyParametersUi', 'bodyParameters',
+                   'parametersBody', 'rawContentType'):
+            return 'the request body'
+        if top in ('headerParameters', 'headerParametersJson', 'headerParametersUi', 'jsonHeaders',
+                   'parametersHeaders'):
+            return 'a request header'
+        if top in ('queryParameters', 'queryParametersJson', 'queryParametersUi', 'jsonQuery',
+                   'parametersQuery'):
+            return 'a query parameter'
+        if top == 'options':
+            return 'the request options'
+    return 'a parameter of a %s node' % (node_type or 'untyped')
+
+
+def _skip(node, path, kind, reason):
+    return {'node': node.get('name'), 'parameter': path_text(path) if path else None,
+            'kind': kind, 'reason': reason}
+
+
+def rewrite_node(node, rules):
+    """Plan one node: ``(new_node_or_None, changes, skipped)``; ``node`` is not modified."""
+    changes = []
+    skipped = []
+    if not isinstance(node, dict):
+        return None, changes, skipped
+    name = node.get('name')
+    node_type = node.get('type')
+    params = node.get('parameters') if isinstance(node.get('parameters'), dict) else {}
+    new_node = None
+    url_path = ('parameters', 'url')
+    url_rule = None
+    if node_type in HTTP_NODE_TYPES and isinstance(params.get('url'), str):
+        url = params['url']
+        if url.startswith('='):
+            new_url, used, problem = rewrite_expression(url, rules)
+            if problem:
+                skipped.append(_skip(node, url_path, 'expression',
+                                     'url is an n8n expression that mentions the old address, but %s; '
+                                     'change it by hand' % problem))
+            elif not used and not has_static_http(url):
+                skipped.append(_skip(node, url_path, 'dynamic_url',
+                                     'url is computed at run time (%s); it may point at the old address'
+                                     % url[:120]))
+            url_rule = used[0] if used else None
+        else:
+            new_url, url_rule = rewrite_url(url, rules)
+            if url_rule is None and any(rule.mentions(url) for rule in rules):
+                skipped.append(_skip(node, url_path, 'not_rewritable',
+                                     'url holds the old address, but not at its start'))
+            elif url_rule is not None:
+                rest = url[url_rule.match(url).end:]
+                if any(rule.mentions(rest) for rule in rules):
+                    skipped.append(_skip(node, url_path, 'not_rewritable',
+                                         'the start of url was rewritten, but it holds the old address once more '
+                                         'further on (%s); that part is left as it is' % mask_url(rest[:120])))
+        if new_url != url:
+            new_node = copy.deepcopy(node)
+            new_node['parameters']['url'] = new_url
+            changes.append(Change(name, url_path, url, new_url, url_rule))
+            converter = CONVERTERS.get(url_rule.convert)
+            if converter is not None:
+                more, more_skipped = converter(new_node, changes[-1])
+                changes.extend(more)
+                skipped.extend(dict(entry, node=name) for entry in more_skipped)
+    # Everything else that mentions an old address is reported, never rewritten.
+    changed_paths = set(change.path for change in changes)
+    for path, text in _walk_strings(params, ('parameters',)):
+        if path in changed_paths or (path == url_path and node_type in HTTP_NODE_TYPES):
+            continue
+        hit = [rule for rule in rules if rule.mentions(text)]
+        if hit:
+            skipped.append(_skip(node, path, 'mention',
+                                 '%s is mentioned in %s; only the url of HTTP Request nodes is rewritten'
+                                 % (hit[0].describe(), _place(node_type, path))))
+    if isinstance(node.get('notes'), str):
+        hit = [rule for rule in rules if rule.mentions(node['notes'])]
+        if hit:
+            skipped.append(_skip(node, ('notes',), 'mention', '%s is mentioned in %s; it is not rewritten'
+                                 % (hit[0].describe(), _place(node_type, ('notes',)))))
+    credentials = node.get('credentials')
+    if isinstance(credentials, dict):
+        for cred_type in sorted(credentials):
+            if cred_type in LLM_CREDENTIAL_TYPES:
+                ref = credentials[cred_type]
+                label = ref.get('name') or ref.get('id') if isinstance(ref, dict) else ref
+                skipped.append(_skip(node, ('credentials', cred_type), 'credential',
+                                     'uses the %s credential %r: its %s is stored in the credential, which '
+                                     'the public API cannot read; check it in n8n under Credentials'
+                                     % (cred_type, label, LLM_CREDENTIAL_TYPES[cred_type])))
+    return new_node, changes, skipped
+
+
+def rewrite_nodes(nodes, rules):
+    """Plan a node list: ``(new_nodes_or_None, changes, skipped)``."""
+    new_nodes = []
+    changes = []
+    skipped = []
+    for node in nodes if isinstance(nodes, list) else []:
+        new_node, node_changes, node_skipped = rewrite_node(node, rules)
+        new_nodes.append(new_node if new_node is not None else node)
+        changes.extend(node_changes)
+        skipped.extend(node_skipped)
+    return (new_nodes if changes else None), changes, skipped
+
+
+def unsupported_node_keys(nodes):
+    """``{node name: [keys]}`` of keys a public-API PUT would reject."""
+    found = {}
+    for node in nodes if isinstance(nodes, list) else []:
+        if isinstance(node, dict):
+            extra = sorted(k for k in node if k not in PUT_NODE_KEYS and k not in READ_ONLY_NODE_KEYS)
+            if extra:
+                found[node.get('name')] = extra
+    return found
+
+
+def is_active(workflow):
+    return bool(workflow.get('active') or workflow.get('activeVersionId'))
+
+
+def has_unpublished_draft(workflow):
+    """An active workflow whose draft (versionId) is not the published version."""
+    return (is_active(workflow) and bool(workflow.get('activeVersionId'))
+            and workflow.get('versionId') != workflow.get('activeVersionId'))
+
+
+class WorkflowPlan(object):
+    """What to do with one listed workflow.
+
+    ``action``: None (nothing to write), ``put`` (PUT the rewritten draft; publishes it when
+    the workflow is active), ``publish`` (only the published version holds old URLs and the
+    draft is already right: publish the draft), or ``skip`` (would change, but must not).
+    """
+
+    def __init__(self, workflow):
+        self.workflow = workflow
+        self.id = workflow.get('id')
+        self.name = workflow.get('name')
+        self.active = is_active(workflow)
+        self.archived = bool(workflow.get('isArchived'))
+        self.draft = has_unpublished_draft(workflow)
+        self.action = None
+        self.new_nodes = None
+        self.changes = []
+        self.published_changes = []
+        self.skipped = []
+
+    @property
+    def changed_nodes(self):
+        names = []
+        for change in self.changes + self.published_changes:
+            if change.node not in names:
+                names.append(change.node)
+        return names
+
+    def skip_entry(self, kind, reason, node=None, parameter=None):
+        return {'id': self.id, 'name': self.name, 'node': node, 'parameter': parameter,
+                'kind': kind, 'reason': reason}
+
+
+def plan_workflow(workflow, rules, publish_drafts=False):
+    """Decide, from a listed workflow alone, what to write."""
+    plan = WorkflowPlan(workflow)
+    new_nodes, changes, skipped = rewrite_nodes(workflow.get('nodes'), rules)
+    published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else {}
+    published_changes = []
+    if plan.draft:
+        dummy, published_changes, published_skipped = rewrite_nodes(published.get('nodes'), rules)
+        seen = set((s['node'], s['parameter'], s['kind']) for s in skipped)
+        skipped.extend(s for s in published_skipped if (s['node'], s['parameter'], s['kind']) not in seen)
+    plan.changes = changes
+    plan.published_changes = published_changes
+    plan.new_nodes = new_nodes
+    mentions = [s for s in skipped if s['kind'] not in ('credential', 'dynamic_url')]
+    if plan.archived:
+        if changes or published_changes or mentions:
+            plan.action = 'skip'
+            plan.skipped = [plan.skip_entry('archived', 'the workflow is archived; n8n refuses to update it '
+                                                        '(unarchive it first to have it rewritten)')]
+        return plan
+    plan.skipped = [dict(s, id=plan.id, name=plan.name) for s in skipped]
+    if not changes and not published_changes:
+        return plan
+    if changes:
+        bad = unsupported_node_keys(new_nodes)
+        if bad:
+            plan.action = 'skip'
+            plan.skipped.append(plan.skip_entry(
+                'unsupported_node_keys',
+                'n8n\'s public API rejects a PUT of nodes with the keys %s; writing the workflow back would '
+                'lose them, so it is left alone' % '; '.join('%s: %s' % (n, ', '.join(k)) for n, k in sorted(bad.items())),
+                node=sorted(bad)[0]))
+            return plan
+    if plan.draft and not publish_drafts:
+        plan.action = 'skip'
+        plan.skipped.append(plan.skip_entry(
+            'unpublished_draft',
+            'the workflow is active and has unpublished edits (versionId %s, published %s); a PUT would publish '
+            'them. Publish or discard the draft in n8n, or set publish_drafts: true'
+            % (workflow.get('versionId'), workflow.get('activeVersionId'))))
+        return plan
+    plan.action = 'put' if changes else 'publish'
+    return plan
+
+
+def put_body(workflow, nodes=None):
+    """The body of a public-API PUT: only what the API accepts, settings left as they are.
+
+    ``settings: {}`` is merged by n8n into the stored settings (sending GET's settings back can
+    fail: binaryMode, timeSavedMode ...). ``staticData`` is left out: n8n keeps what is stored,
+    and a trigger may have updated it since the listing.
+    """
+    nodes = nodes if nodes is not None else workflow.get('nodes') or []
+    return {
+        'name': workflow.get('name'),
+        'nodes': [dict((k, v) for k, v in node.items() if k not in READ_ONLY_NODE_KEYS)
+                  if isinstance(node, dict) else node for node in nodes],
+        'connections': workflow.get('connections') or {},
+        'settings': {},
+    }
+
+
+def restore_body(backup):
+    """The PUT body that puts a backed-up workflow's name, nodes, connections and staticData back."""
+    body = put_body(backup)
+    if backup.get('staticData') is not None:
+        body['staticData'] = backup.get('staticData')
+    return body
+
+
+def canonical(value):
+    """A comparable form of JSON data (key order ignored)."""
+    return json.dumps(value, sort_keys=True, separators=(',', ':'))
+
+
+def diff_entry(plan):
+    """Ansible diff for one workflow: per node, before/after of each changed parameter."""
+    before = {}
+    after = {}
+    for label, changes in (('', plan.changes), ('published version: ', plan.published_changes)):
+        for change in changes:
+            key = label + (change.node or '')
+            before.setdefault(key, {})[path_text(change.path)] = mask_url(change.before)
+            after.setdefault(key, {})[path_text(change.path)] = mask_url(change.after)
+    header = 'n8n workflow %s (%s)' % (plan.name, plan.id)
+    return {'before_header': header, 'after_header': header, 'before': before, 'after': after}

@@ -1,0 +1,840 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) llm_gateway developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+---
+module: n8n_workflow_urls
+short_description: Move n8n workflows from one LLM endpoint URL to another through n8n's public API
+version_added: 0.1.0
+description:
+  - Rewrites the C(url) of HTTP Request nodes (C(n8n-nodes-base.httpRequest) of every typeVersion,
+    C(n8n-nodes-base.httpRequestTool) and C(@n8n/n8n-nodes-langchain.toolHttpRequest)) in the workflows of a
+    live n8n, following O(rewrites), and changes nothing else.
+  - A prefix rule matches a URL that starts with its C(from) (scheme and host compared case-insensitively)
+    when the match ends at the end of the URL or right before C(/), C(?) or C(#). So
+    C(https://llm.example.com/api/generate) matches itself, C(.../api/generate?x=1) and
+    C(.../api/generate/more), but neither C(.../api/generatex) nor C(https://llm.example.com.evil/).
+    The matched part is replaced by C(to) and the rest of the URL is kept.
+  - A C(url) that is an n8n expression (it starts with C(=)) is rewritten only where the old URL stands as literal
+    text at its start (C(=https://llm.example.com/api/generate?m={{ $json.m }})) or at the start of a JavaScript
+    string literal inside C({{ }}) (C(={{ 'https://llm.example.com/api/generate?model=' + $json.model }})).
+    An expression that builds the address from parts, or where the old URL runs into a dynamic part, is not
+    touched and is reported.
+  - Every other place that mentions an old URL (request bodies, headers, query parameters, pagination
+    options, Code nodes, sticky notes, node notes), HTTP Request nodes whose C(url) is computed at run time,
+    and nodes that use an LLM credential (for example C(ollamaApi), C(openAiApi)), whose base URL the public API
+    cannot read, are listed in RV(skipped_items) with the reason, so that everything still pointing at the old
+    endpoint is visible. None of these is changed.
+  - Lists the workflows page by page (C(limit=250)) and decides from the listed bodies alone, without a GET per
+    workflow. Only workflows that change are written, with C(PUT /api/v1/workflows/{id}) carrying only C(name),
+    C(nodes), C(connections) and C(settings={}) (n8n keeps the stored settings, static data, pinned data,
+    tags and description).
+  - Active (published) workflows stay active. n8n republishes an active workflow on PUT; the module then reads
+    it back and fails, naming the workflow, when it is no longer active. An active workflow with unpublished
+    edits (its draft differs from the published version) is skipped and reported unless O(publish_drafts=true),
+    because the PUT would publish someone's half-done work. Archived workflows are skipped and reported.
+  - Before the first write, the full JSON of every workflow about to change is saved under O(backup_dir).
+    O(state=restored) puts workflows back from such backups.
+  - Fails before any write when n8n cannot be reached, refuses the key, or a rule is unusable. When a write
+    fails midway, the result tells which workflows changed, which failed, which were not attempted, and where
+    the backups are. A re-run is safe; it only writes what still needs it.
+author:
+  - llm_gateway developers (@local-ai)
+extends_documentation_fragment:
+  - local_ai.llm_gateway.n8n
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: In check mode only GET calls are made and no backup is written; the result says what would change.
+  diff_mode:
+    support: full
+    details: For each workflow that changes (or would), the before and after value of each changed parameter,
+      per node.
+  platform:
+    platforms: posix
+options:
+  state:
+    description:
+      - V(present) rewrites the URLs.
+      - V(restored) puts the workflows in O(backup) back as they were (see O(backup)).
+    type: str
+    choices: [present, restored]
+    default: present
+  rewrites:
+    description:
+      - The rules, tried in order; the first that matches a URL rewrites it. Required with O(state=present),
+        and must hold at least one rule.
+      - A rule whose C(to) would be matched by a rule again is refused, so a second run changes nothing.
+    type: list
+    elements: dict
+    suboptions:
+      from:
+        description:
+          - The old URL prefix, an absolute C(http://) or C(https://) URL, for example
+            V(https://llm.example.com/api/generate) or just V(https://llm.example.com).
+          - With O(rewrites[].regex=true), a Python regular expression that must match at the start of the URL.
+        type: str
+        required: true
+      to:
+        description:
+          - What replaces the matched part, an absolute C(http://) or C(https://) URL.
+          - With O(rewrites[].regex=true) it may refer to groups of the pattern (C(\1), C(\g<name>)).
+        type: str
+        required: true
+      regex:
+        description:
+          - Treat O(rewrites[].from) as a regular expression instead of a URL prefix.
+        type: bool
+        default: false
+      convert:
+        description:
+          - Conversion of the request of nodes whose URL this rule rewrote, done in the same pass.
+          - V(none) changes only the URL. Request-body conversions (for example to an OpenAI-compatible chat
+            request) are planned for a later version.
+        type: str
+        choices: [none]
+        default: none
+  workflow_ids:
+    description:
+      - Only these workflows. An id that n8n does not have fails the task before any write.
+    type: list
+    elements: str
+    default: []
+  names:
+    description:
+      - Only workflows with one of these exact names (case-sensitive).
+    type: list
+    elements: str
+    default: []
+  tags:
+    description:
+      - Only workflows that carry all of these tags (tag names, case-sensitive), as n8n's own tag filter does.
+    type: list
+    elements: str
+    default: []
+  active_only:
+    description:
+      - Only active (published) workflows.
+    type: bool
+    default: false
+  publish_drafts:
+    description:
+      - Also rewrite active workflows that have unpublished edits. n8n publishes the edited draft together with the
+        new URL; when only the published version holds the old URL, the draft is published.
+    type: bool
+    default: false
+  parallel:
+    description:
+      - How many workflows are written at the same time (1 to 32).
+    type: int
+    default: 4
+  write_backups:
+    description:
+      - Save the full JSON of every workflow before it is written. Only switch this off when another backup exists.
+    type: bool
+    default: true
+  backup_dir:
+    description:
+      - Folder on the host where the task runs for the backups. Each run that writes gets a sub-folder named after
+        its UTC time (returned as RV(backup_folder)) with one file per workflow, C(<id>-<time>.json), mode C(0600),
+        holding the workflow exactly as n8n listed it.
+    type: path
+    default: ~/.local/share/llm_gateway/n8n-backups
+  backup:
+    description:
+      - With O(state=restored), required. A backup file, or a folder of them (one run's RV(backup_folder)).
+      - Each workflow gets back its name, nodes and connections, and its state of publication. A backup of an
+        active workflow with unpublished edits gets back both its draft and the published version (it is
+        deactivated for a moment in between). O(workflow_ids) narrows what is restored.
+      - Before a workflow is restored, its current JSON is saved as a new backup (see O(write_backups)).
+    type: path
+  restore_static_data:
+    description:
+      - With O(state=restored), also put back the workflow's static data. Off by default. This module never changes
+        static data, and triggers keep their state there (a polling trigger's last seen item, for example). Put back,
+        a trigger could process items again.
+    type: bool
+    default: false
+notes:
+  - 'Scopes of the API key (n8n enforces them from 2.x on): V(workflow:list) and V(workflow:read) always,
+    V(workflow:update) to write, V(workflow:activate) to write active workflows (n8n republishes them) and to
+    restore active ones, V(workflow:deactivate) to restore inactive ones. Tags are read from the listing; no
+    tag scope is needed.'
+  - Calls made, by method - C(GET /api/v1/workflows) once per 250 workflows; per written workflow one C(PUT)
+    (or, when only the published version needs it, one C(POST .../activate)), plus one C(GET) to confirm an
+    active workflow is still published. O(state=restored) reads each backed-up workflow once.
+  - n8n has no optimistic locking on the public API. An edit made in the n8n editor between the listing and the
+    write is overwritten; the backup holds the listed state.
+  - Credentials are reported, not changed. Change an Ollama or OpenAI credential's base URL in n8n.
+  - Uses C(fetch_url), so no Python library is needed on the host the task runs on.
+seealso:
+  - name: n8n public API
+    description: The REST API this module uses.
+    link: https://docs.n8n.io/api/
+'''
+
+EXAMPLES = r'''
+- name: Phase 1 - n8n calls Ollama through the internal nginx route instead of the public URL
+  local_ai.llm_gateway.n8n_workflow_urls:
+    url: http://127.0.0.1:5678
+    api_key: "{{ n8n_api_key }}"
+    rewrites:
+      - from: https://llm.example.com/api/generate
+        to: http://llama-nginx/api/generate
+  register: moved
+
+- name: Show what still points at the old endpoint
+  ansible.builtin.debug:
+    var: moved.skipped_items
+
+- name: Preview every path under the old host, with a diff (no writes, only GET calls)
+  local_ai.llm_gateway.n8n_workflow_urls:
+    url: http://127.0.0.1:5678
+    api_key: "{{ n8n_api_key }}"
+    rewrites:
+      - from: https://llm.example.com
+        to: http://llama-nginx
+  check_mode: true
+  diff: true
+
+- name: Only the workflows tagged llm, also those with unpublished edits, backups in a chosen folder
+  local_ai.llm_gateway.n8n_workflow_urls:
+    url: http://127.0.0.1:5678
+    api_key: "{{ n8n_api_key }}"
+    rewrites:
+      - from: https://llm.example.com/api/generate
+        to: http://llama-nginx/api/generate
+      - from: https://llm.example.com/api/chat
+        to: http://llama-nginx/api/chat
+    tags: [llm]
+    publish_drafts: true
+    backup_dir: /var/backups/n8n-workflows
+  register: moved
+
+- name: Any llm-<env> host to its nginx route, with a regular expression
+  local_ai.llm_gateway.n8n_workflow_urls:
+    url: http://127.0.0.1:5678
+    api_key: "{{ n8n_api_key }}"
+    rewrites:
+      - from: 'https?://llm-(dev|prod)\.example\.com/api/'
+        to: 'http://llama-nginx-\1/api/'
+        regex: true
+
+- name: Put the workflows of that run back
+  local_ai.llm_gateway.n8n_workflow_urls:
+    url: http://127.0.0.1:5678
+    api_key: "{{ n8n_api_key }}"
+    state: restored
+    backup: "{{ moved.backup_folder }}"
+'''
+
+RETURN = r'''
+changed_workflows:
+  description:
+    - Workflows written (or, in check mode, that would be), with the nodes that changed.
+    - With O(state=restored), the workflows put back.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+      sample: kI7qCjF40krWxpzW
+    name:
+      description: Workflow name.
+      type: str
+      sample: Summarize tickets
+    nodes:
+      description: Names of the nodes that changed.
+      type: list
+      elements: str
+      sample: [Call LLM]
+    active:
+      description: Whether the workflow was active (published) before.
+      type: bool
+      sample: true
+    action:
+      description:
+        - V(put) (saved, and republished when active), V(publish) (draft published), or with O(state=restored)
+          the calls made, for example V(deactivate,put,activate).
+      type: str
+      sample: put
+  sample: [{id: kI7qCjF40krWxpzW, name: Summarize tickets, nodes: [Call LLM], active: true, action: put}]
+skipped_items:
+  description:
+    - Places that mention an old URL but were not rewritten, and workflows left alone, each with the reason.
+    - Not named C(skipped), because Ansible reads a non-empty C(skipped) in a result as "this task was skipped".
+    - C(kind) is one of V(archived), V(unpublished_draft), V(unsupported_node_keys) (the workflow has node keys
+      n8n's public API rejects on PUT), V(expression) (an expression that cannot be rewritten safely),
+      V(not_rewritable) (the old URL stands inside the URL, not at its start), V(dynamic_url) (the URL is computed
+      at run time), V(mention) (anywhere else, such as a request body, a header, a Code node or a sticky note),
+      V(credential) (a node uses an LLM credential whose base URL the public API cannot read).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+    name:
+      description: Workflow name.
+      type: str
+    node:
+      description: Node name, or null when the whole workflow is meant.
+      type: str
+    parameter:
+      description: Where in the node, for example C(parameters.jsonBody), or null.
+      type: str
+    kind:
+      description: The kind of reason (see above).
+      type: str
+    reason:
+      description: Why it was not rewritten and what to do.
+      type: str
+  sample: [{id: kI7qCjF40krWxpzW, name: Summarize tickets, node: Build prompt, parameter: parameters.jsCode,
+            kind: mention, reason: 'https://llm.example.com/api/generate is mentioned in the code of a Code node;
+            only the url of HTTP Request nodes is rewritten'}]
+failed_workflows:
+  description: Workflows whose write failed, with the error and the state n8n reports afterwards.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+    name:
+      description: Workflow name.
+      type: str
+    error:
+      description: What failed.
+      type: str
+    saved:
+      description: Whether n8n holds the new content anyway (null when it could not be read back).
+      type: bool
+    active_before:
+      description: Whether the workflow was active before.
+      type: bool
+    active_after:
+      description: Whether it is active now (null when it could not be read back).
+      type: bool
+    backup:
+      description: Its backup file, if one was written.
+      type: str
+  sample: [{id: kI7qCjF40krWxpzW, name: Cron LLM, error: 'saved, but n8n did not republish it: HTTP 400 There was a
+            problem activating the workflow', saved: true, active_before: true, active_after: false,
+            backup: /root/.local/share/llm_gateway/n8n-backups/20261127T031500.000000Z/kI7qCjF40krWxpzW-20261127T031500.000000Z.json}]
+pending_workflows:
+  description: Workflows that needed a write but were not attempted, because an earlier failure stopped the run
+    (n8n unreachable, key refused).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+    name:
+      description: Workflow name.
+      type: str
+  sample: []
+backups:
+  description: The backup files written by this run.
+  returned: always
+  type: list
+  elements: str
+  sample: [/root/.local/share/llm_gateway/n8n-backups/20261127T031500.000000Z/kI7qCjF40krWxpzW-20261127T031500.000000Z.json]
+backup_folder:
+  description: The folder of this run's backups; pass it as O(backup) to undo the run.
+  returned: when backups were written
+  type: str
+  sample: /root/.local/share/llm_gateway/n8n-backups/20261127T031500.000000Z
+workflows_in_scope:
+  description: How many workflows matched O(workflow_ids), O(names), O(tags) and O(active_only) (or, with
+    O(state=restored), how many backups were considered).
+  returned: always
+  type: int
+  sample: 42
+api_calls:
+  description: The HTTP calls made to n8n, by method (retries included).
+  returned: always
+  type: dict
+  sample: {GET: 2, PUT: 3}
+'''
+
+import concurrent.futures
+import threading
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
+    N8nClient, connection_argument_spec, explain, is_global_failure, make_run_folder, read_backups, run_stamp,
+    validate_connection, write_backup,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
+    READ_ONLY_NODE_KEYS, RuleError, build_rules, canonical, diff_entry, has_unpublished_draft, is_active,
+    mask_url, path_text, plan_workflow, put_body, restore_body, rewrite_nodes,
+)
+
+MAX_PARALLEL = 32
+
+
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
+        state=dict(type='str', choices=['present', 'restored'], default='present'),
+        rewrites=dict(type='list', elements='dict', options={
+            'from': dict(type='str', required=True),
+            'to': dict(type='str', required=True),
+            'regex': dict(type='bool', default=False),
+            'convert': dict(type='str', choices=['none'], default='none'),
+        }),
+        workflow_ids=dict(type='list', elements='str', default=[]),
+        names=dict(type='list', elements='str', default=[]),
+        tags=dict(type='list', elements='str', default=[]),
+        active_only=dict(type='bool', default=False),
+        publish_drafts=dict(type='bool', default=False),
+        parallel=dict(type='int', default=4),
+        write_backups=dict(type='bool', default=True),
+        backup_dir=dict(type='path', default='~/.local/share/llm_gateway/n8n-backups'),
+        backup=dict(type='path'),
+        restore_static_data=dict(type='bool', default=False),
+    )
+    return spec
+
+
+def in_scope(workflow, params):
+    if params['workflow_ids'] and workflow.get('id') not in params['workflow_ids']:
+        return False
+    if params['names'] and workflow.get('name') not in params['names']:
+        return False
+    if params['tags']:
+        names = set(tag.get('name') for tag in workflow.get('tags') or [] if isinstance(tag, dict))
+        if not names.issuperset(params['tags']):
+            return False
+    if params['active_only'] and not is_active(workflow):
+        return False
+    return True
+
+
+class Runner(object):
+    """State of one module run: client, results, backups, and the write pool."""
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.url = module.params['url'].rstrip('/')
+        self.client = N8nClient(module, self.url, module.params['api_key'], timeout=module.params['timeout'],
+                                retries=module.params['retries'], delay=module.params['delay'])
+        self.result = dict(changed=False, changed_workflows=[], skipped_items=[], failed_workflows=[],
+                           pending_workflows=[], backups=[], workflows_in_scope=0, api_calls={})
+        self.backup_of = {}
+        self.abort = threading.Event()
+
+    # -- results ---------------------------------------------------------------------------
+    def fail(self, msg, **extra):
+        self.result['api_calls'] = self.client.counts
+        self.result.update(extra)
+        self.module.fail_json(msg=msg, **self.result)
+
+    def finish(self):
+        self.result['api_calls'] = self.client.counts
+        if self.result['failed_workflows']:
+            failed = self.result['failed_workflows']
+            parts = ['%s (%s): %s' % (f['name'], f['id'], f['error']) for f in failed[:5]]
+            msg = '%d workflow(s) could not be written: %s%s.' % (
+                len(failed), '; '.join(parts), ' ...' if len(failed) > 5 else '')
+            msg += ' Written: %d; not attempted: %d.' % (
+                len(self.result['changed_workflows']), len(self.result['pending_workflows']))
+            if self.result.get('backup_folder'):
+                msg += (' Backups are in %s (state: restored, backup: that folder, puts them back); a re-run only '
+                        'writes what still needs it.' % self.result['backup_folder'])
+            self.result['changed'] = bool(self.result['changed_workflows']) or any(
+                f.get('saved') or f.get('active_before') != f.get('active_after') for f in failed)
+            self.module.fail_json(msg=msg, **self.result)
+        self.module.exit_json(**self.result)
+
+    # -- backups ---------------------------------------------------------------------------
+    def write_backups(self, workflows):
+        """Save every workflow about to be written, before the first write."""
+        if not self.params['write_backups'] or not workflows:
+            return
+        stamp = run_stamp()
+        try:
+            folder = make_run_folder(self.params['backup_dir'], stamp)
+            self.result['backup_folder'] = folder
+            for workflow in workflows:
+                path = write_backup(folder, workflow, stamp)
+                self.backup_of[workflow.get('id')] = path
+                self.result['backups'].append(path)
+        except OSError as exc:
+            self.fail('Cannot write the backups under %s: %s. Nothing was written to n8n; fix backup_dir (or '
+                      'set write_backups: false when another backup exists).' % (self.params['backup_dir'], exc))
+
+    # -- parallel writes -------------------------------------------------------------------
+    def run_jobs(self, jobs):
+        """Run ``(entry, callable)`` jobs on the pool; each callable returns None or a failure dict."""
+        if not jobs:
+            return
+        workers = max(1, min(self.params['parallel'], len(jobs)))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [(entry, pool.submit(self._job, entry, func)) for entry, func in jobs]
+            for entry, future in futures:
+                outcome = future.result()
+                if outcome == 'pending':
+                    self.result['pending_workflows'].append({'id': entry['id'], 'name': entry['name']})
+                elif outcome is None:
+                    self.result['changed_workflows'].append(entry)
+                else:
+                    outcome.setdefault('backup', self.backup_of.get(entry['id']))
+                    self.result['failed_workflows'].append(outcome)
+
+    def _job(self, entry, func):
+        if self.abort.is_set():
+            return 'pending'
+        try:
+            return func()
+        except ApiError as exc:  # a call outside the write itself (read back) failed
+            if is_global_failure(exc):
+                self.abort.set()
+            return self.failure(entry, explain(exc, self.url), None, None)
+        except Exception as exc:  # pylint: disable=broad-except
+            # Never let one workflow's surprise stop the others or hide what happened.
+            return self.failure(entry, 'unexpected error: %r' % (exc,), None, None)
+
+    def failure(self, entry, error, saved, active_after):
+        return {'id': entry['id'], 'name': entry['name'], 'error': error, 'saved': saved,
+                'active_before': entry['active'], 'active_after': active_after}
+
+    def read_back(self, workflow_id):
+        try:
+            return self.client.get_workflow(workflow_id)
+        except ApiError:
+            return None
+
+
+# ------------------------------------------------------------------------------------------
+# state: present
+
+def pending_rewrites(workflow, rules):
+    """Old URLs left in a workflow's draft and, when active, its published version."""
+    dummy, changes, dummy2 = rewrite_nodes(workflow.get('nodes'), rules)
+    published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else None
+    if is_active(workflow) and published is not None:
+        dummy, more, dummy2 = rewrite_nodes(published.get('nodes'), rules)
+        changes = changes + more
+    return changes
+
+
+def write_plan(runner, plan, rules, entry):
+    client = runner.client
+    try:
+        if plan.action == 'put':
+            answer = client.put_workflow(plan.id, put_body(plan.workflow, plan.new_nodes))
+        else:
+            answer = client.activate(plan.id)
+    except ApiError as exc:
+        if is_global_failure(exc):
+            runner.abort.set()
+        current = runner.read_back(plan.id)
+        if current is None:
+            return runner.failure(entry, explain(exc, runner.url), None, None)
+        saved = not rewrite_nodes(current.get('nodes'), rules)[1]
+        active_after = is_active(current)
+        error = explain(exc, runner.url)
+        if saved and plan.active and active_after and exc.status == 403:
+            error = ('saved as an unpublished draft, but not published: the API key lacks workflow:activate (%s). '
+                     'Give the key that scope and re-run with publish_drafts: true (the draft holds only this '
+                     'change), or publish the workflow in n8n' % error)
+        elif saved and plan.active and not active_after:
+            error = 'saved, but n8n did not republish it and it is now inactive: %s' % error
+        elif saved:
+            error = 'n8n saved it but answered with an error: %s' % error
+        return runner.failure(entry, error, saved, active_after)
+    current = answer
+    if plan.active:
+        try:
+            current = client.get_workflow(plan.id)
+        except ApiError as exc:
+            if is_global_failure(exc):
+                runner.abort.set()
+            return runner.failure(entry, 'saved (the PUT answered 200), but reading it back to confirm that it is '
+                                         'still active failed: %s' % explain(exc, runner.url), True, None)
+    left = pending_rewrites(current, rules)
+    active_after = is_active(current)
+    if plan.active and not active_after:
+        return runner.failure(entry, 'saved, but the workflow is no longer active (n8n did not republish it); '
+                                     'publish it in n8n or restore its backup', not left, False)
+    if plan.active and current.get('activeVersionId') != current.get('versionId'):
+        return runner.failure(entry, 'saved, but n8n still runs an older published version (%s, draft %s)'
+                              % (current.get('activeVersionId'), current.get('versionId')), not left, True)
+    if left:
+        return runner.failure(entry, 'n8n answered 200 but still holds the old URL in node(s) %s'
+                              % ', '.join(sorted(set(c.node or '' for c in left))), False, active_after)
+    return None
+
+
+def present(module, runner):
+    params = module.params
+    try:
+        rules = build_rules(params['rewrites'])
+    except RuleError as exc:
+        runner.fail(str(exc))
+    try:
+        workflows = list(runner.client.list_workflows(active_only=params['active_only']))
+    except ApiError as exc:
+        runner.fail(explain(exc, runner.url), status=exc.status)
+
+    listed_ids = set(w.get('id') for w in workflows)
+    unknown = [wid for wid in params['workflow_ids'] if wid not in listed_ids]
+    if unknown and not params['active_only']:
+        runner.fail('n8n at %s has no workflow with the id(s) %s; nothing was written.'
+                    % (runner.url, ', '.join(unknown)))
+    scoped = [w for w in workflows if in_scope(w, params)]
+    if params['names'] and not scoped:
+        module.warn('No workflow matched names=%s (names are matched exactly).' % params['names'])
+    runner.result['workflows_in_scope'] = len(scoped)
+
+    plans = []
+    for workflow in scoped:
+        plan = plan_workflow(workflow, rules, publish_drafts=params['publish_drafts'])
+        runner.result['skipped_items'].extend(plan.skipped)
+        if plan.action in ('put', 'publish'):
+            plans.append(plan)
+    runner.result['changed'] = bool(plans)
+    if module._diff:
+        runner.result['diff'] = [diff_entry(plan) for plan in plans]
+    if module.check_mode:
+        runner.result['changed_workflows'] = [entry_of(plan) for plan in plans]
+        runner.finish()
+
+    runner.write_backups([plan.workflow for plan in plans])
+    jobs = []
+    for plan in plans:
+        entry = entry_of(plan)
+        jobs.append((entry, lambda plan=plan, entry=entry: write_plan(runner, plan, rules, entry)))
+    runner.run_jobs(jobs)
+    runner.result['changed'] = bool(runner.result['changed_workflows'])
+    runner.finish()
+
+
+def entry_of(plan):
+    return {'id': plan.id, 'name': plan.name, 'nodes': plan.changed_nodes, 'active': plan.active,
+            'action': plan.action}
+
+
+# ------------------------------------------------------------------------------------------
+# state: restored
+
+def comparable_nodes(nodes):
+    out = []
+    for node in nodes or []:
+        if isinstance(node, dict):
+            node = dict((k, v) for k, v in node.items() if k not in READ_ONLY_NODE_KEYS)
+        out.append(node)
+    return out
+
+
+def content_differs(current, backup, with_static_data):
+    if current.get('name') != backup.get('name'):
+        return True
+    if canonical(comparable_nodes(current.get('nodes'))) != canonical(comparable_nodes(backup.get('nodes'))):
+        return True
+    if canonical(current.get('connections') or {}) != canonical(backup.get('connections') or {}):
+        return True
+    return with_static_data and canonical(current.get('staticData')) != canonical(backup.get('staticData'))
+
+
+def _flatten(value, path, out, depth=0):
+    if isinstance(value, dict) and value and depth < 64:
+        for key in value:
+            _flatten(value[key], path + (key,), out, depth + 1)
+    elif isinstance(value, list) and value and depth < 64:
+        for index, item in enumerate(value):
+            _flatten(item, path + (index,), out, depth + 1)
+    else:
+        out[path] = value
+
+
+def node_differences(current_nodes, backup_nodes):
+    """``{node name: [(parameter, current, backup)]}`` for the nodes that differ."""
+    current = dict((n.get('name'), n) for n in comparable_nodes(current_nodes) if isinstance(n, dict))
+    backup = dict((n.get('name'), n) for n in comparable_nodes(backup_nodes) if isinstance(n, dict))
+    found = {}
+    for name in list(backup) + [n for n in current if n not in backup]:
+        before, after = {}, {}
+        if name in current:
+            _flatten(current[name], (), before)
+        if name in backup:
+            _flatten(backup[name], (), after)
+        diffs = [(path_text(p), before.get(p), after.get(p)) for p in sorted(set(before) | set(after), key=str)
+                 if canonical(before.get(p)) != canonical(after.get(p))]
+        if diffs:
+            found[name] = diffs
+    return found
+
+
+def restore_steps(current, backup, with_static_data):
+    """The calls that bring ``current`` back to ``backup``: a list of ``put``, ``activate``,
+    ``activate_version`` and ``deactivate``, in order."""
+    differs = content_differs(current, backup, with_static_data)
+    steps = []
+    if not is_active(backup):
+        if is_active(current):
+            steps.append('deactivate')
+        if differs:
+            steps.append('put')
+    elif not has_unpublished_draft(backup):
+        if differs:
+            steps.append('put')
+        if not is_active(current) or (has_unpublished_draft(current) and not differs):
+            steps.append('activate')
+    else:
+        published_ok = is_active(current) and current.get('activeVersionId') == backup.get('activeVersionId')
+        if differs:
+            if is_active(current):
+                steps.append('deactivate')
+            steps.append('put')
+            steps.append('activate_version')
+        elif not published_ok:
+            steps.append('activate_version')
+    return steps
+
+
+def restored_ok(current, backup, with_static_data):
+    """None when ``current`` matches ``backup``, else what still differs."""
+    if content_differs(current, backup, with_static_data):
+        return 'the content differs from the backup'
+    if is_active(current) != is_active(backup):
+        return 'it is %s, the backup was %s' % ('active' if is_active(current) else 'inactive',
+                                                'active' if is_active(backup) else 'inactive')
+    if has_unpublished_draft(backup):
+        if current.get('activeVersionId') != backup.get('activeVersionId'):
+            return 'the published version is %s, the backup\'s was %s' % (current.get('activeVersionId'),
+                                                                          backup.get('activeVersionId'))
+    elif is_active(backup) and current.get('activeVersionId') != current.get('versionId'):
+        return 'the published version is not the restored one'
+    return None
+
+
+def restore_one(runner, current, backup, steps, entry):
+    client = runner.client
+    wid = backup['id']
+    with_static = runner.params['restore_static_data']
+    for step in steps:
+        try:
+            if step == 'put':
+                client.put_workflow(wid, restore_body(backup) if with_static else put_body(backup))
+            elif step == 'activate':
+                client.activate(wid)
+            elif step == 'activate_version':
+                client.activate(wid, backup.get('activeVersionId'))
+            else:
+                client.deactivate(wid)
+        except ApiError as exc:
+            if is_global_failure(exc):
+                runner.abort.set()
+            after = runner.read_back(wid)
+            return runner.failure(entry, '%s: %s' % (step, explain(exc, runner.url)),
+                                  None if after is None else not content_differs(after, backup, with_static),
+                                  None if after is None else is_active(after))
+    after = client.get_workflow(wid)
+    problem = restored_ok(after, backup, with_static)
+    if problem:
+        return runner.failure(entry, 'restored, but %s' % problem, not content_differs(after, backup, with_static),
+                              is_active(after))
+    return None
+
+
+def restore(module, runner):
+    params = module.params
+    try:
+        backups = read_backups(params['backup'])
+    except ValueError as exc:
+        runner.fail(str(exc))
+    if params['workflow_ids']:
+        backups = [(path, wf) for path, wf in backups if wf['id'] in params['workflow_ids']]
+    runner.result['workflows_in_scope'] = len(backups)
+    todo = []
+    for path, backup in backups:
+        try:
+            current = runner.client.get_workflow(backup['id'])
+        except ApiError as exc:
+            if exc.status == 404:
+                runner.result['failed_workflows'].append({
+                    'id': backup['id'], 'name': backup.get('name'), 'saved': False, 'backup': path,
+                    'active_before': None, 'active_after': None,
+                    'error': 'n8n has no workflow %s any more; import %s in the n8n editor to get it back'
+                             % (backup['id'], path)})
+                continue
+            runner.fail(explain(exc, runner.url), status=exc.status)
+        if current.get('isArchived'):
+            runner.result['skipped_items'].append({
+                'id': backup['id'], 'name': backup.get('name'), 'node': None, 'parameter': None, 'kind': 'archived',
+                'reason': 'the workflow is archived now; n8n refuses to update it (unarchive it first)'})
+            continue
+        steps = restore_steps(current, backup, params['restore_static_data'])
+        if steps:
+            todo.append((path, current, backup, steps))
+    runner.result['changed'] = bool(todo)
+    entries = []
+    for path, current, backup, steps in todo:
+        names = list(node_differences(current.get('nodes'), backup.get('nodes')))
+        entries.append({'id': backup['id'], 'name': backup.get('name'), 'nodes': names,
+                        'active': is_active(current), 'action': ','.join(steps)})
+    if module._diff:
+        runner.result['diff'] = [restore_diff(current, backup) for path, current, backup, steps in todo]
+    if module.check_mode:
+        runner.result['changed_workflows'] = entries
+        runner.finish()
+    runner.write_backups([current for path, current, backup, steps in todo])
+    jobs = []
+    for entry, (path, current, backup, steps) in zip(entries, todo):
+        jobs.append((entry, lambda c=current, b=backup, s=steps, e=entry: restore_one(runner, c, b, s, e)))
+    runner.run_jobs(jobs)
+    runner.result['changed'] = bool(runner.result['changed_workflows']) or any(
+        f.get('saved') for f in runner.result['failed_workflows'])
+    runner.finish()
+
+
+def restore_diff(current, backup):
+    before, after = {}, {}
+    for name, diffs in node_differences(current.get('nodes'), backup.get('nodes')).items():
+        for parameter, was, will in diffs:
+            before.setdefault(name, {})[parameter] = mask_url(was)
+            after.setdefault(name, {})[parameter] = mask_url(will)
+    for key in ('name',):
+        if current.get(key) != backup.get(key):
+            before[key] = current.get(key)
+            after[key] = backup.get(key)
+    before['active'] = is_active(current)
+    after['active'] = is_active(backup)
+    header = 'n8n workflow %s (%s)' % (backup.get('name'), backup.get('id'))
+    return {'before_header': header, 'after_header': header, 'before': before, 'after': after}
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_if=[('state', 'restored', ['backup'])])
+    problem = validate_connection(module.params)
+    if problem:
+        module.fail_json(msg=problem)
+    if not 1 <= module.params['parallel'] <= MAX_PARALLEL:
+        module.fail_json(msg='parallel must be within 1..%d' % MAX_PARALLEL)
+    if module.params['state'] == 'present' and not module.params['rewrites']:
+        module.fail_json(msg='rewrites must hold at least one {from, to} rule')
+    runner = Runner(module)
+    if module.params['state'] == 'present':
+        present(module, runner)
+    else:
+        restore(module, runner)
+
+
+if __name__ == '__main__':
+    main()

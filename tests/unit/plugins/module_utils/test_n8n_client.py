@@ -1,0 +1,233 @@
+"""The n8n client (pagination, errors, retries) and the backup files."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
+
+KEY = 'n8n-test-key-0123456789'
+URL = 'http://127.0.0.1:5678'
+
+
+class Module(object):
+    params = {'validate_certs': True}
+    tmpdir = '/tmp'
+
+
+def page(items, offset=None, limit=250):
+    cursor = None
+    if offset is not None:
+        cursor = base64.b64encode(json.dumps({'limit': limit, 'offset': offset}).encode()).decode()
+    return {'data': items, 'nextCursor': cursor}
+
+
+def client(retries=0):
+    return _n8n.N8nClient(Module(), URL + '/', KEY, timeout=5, retries=retries, delay=0)
+
+
+def test_pagination_follows_next_cursor_with_limit_250(fetch_script):
+    first = page([{'id': 'a'}, {'id': 'b'}], offset=2)
+    second = page([{'id': 'c'}], offset=3)
+    script = fetch_script([('GET', '/api/v1/workflows?limit=250', 200, first),
+                           ('GET', '/api/v1/workflows?limit=250&cursor=' + first['nextCursor'], 200, second),
+                           ('GET', '/api/v1/workflows?limit=250&cursor=' + second['nextCursor'], 200, page([]))])
+    c = client()
+    assert [w['id'] for w in c.list_workflows()] == ['a', 'b', 'c']
+    assert c.counts == {'GET': 3}
+    for call in script.calls:
+        assert 'limit=250' in call['url'] and 'limit=0' not in call['url']
+        assert call['headers']['X-N8N-API-KEY'] == KEY
+
+
+def test_pagination_stops_on_null_cursor_and_filters_active(fetch_script):
+    script = fetch_script([('GET', '/api/v1/workflows?limit=250&active=true', 200, page([{'id': 'a'}]))])
+    assert [w['id'] for w in client().list_workflows(active_only=True)] == ['a']
+    assert len(script.calls) == 1
+
+
+def test_pagination_never_loops_on_a_repeated_cursor(fetch_script):
+    looping = page([{'id': 'a'}], offset=0)
+    fetch_script([('GET', '/api/v1/workflows?limit=250', 200, looping),
+                  ('GET', '&cursor=' + looping['nextCursor'], 200, looping)])
+    with pytest.raises(ApiError) as caught:
+        list(client().list_workflows())
+    assert 'repeats a page' in str(caught.value)
+
+
+def test_pagination_is_bounded(fetch_script):
+    steps = []
+    for index in range(3):
+        steps.append(('GET', '', 200, page([{'id': str(index)}], offset=index + 1)))
+    fetch_script(steps)
+    with pytest.raises(ApiError) as caught:
+        list(client().list_workflows(max_pages=3))
+    assert 'more than 3 pages' in str(caught.value)
+
+
+@pytest.mark.parametrize('size', [0, -1, 251])
+def test_page_size_must_be_1_to_250(size):
+    with pytest.raises(ValueError):
+        list(client().list_workflows(page_size=size))
+
+
+def test_not_json_is_explained(fetch_script):
+    fetch_script([('GET', '/api/v1/workflows?limit=250', 200, b'n8n is starting up. Please wait')])
+    with pytest.raises(ApiError) as caught:
+        list(client().list_workflows())
+    message = _n8n.explain(caught.value, URL)
+    assert 'not as n8n' in message and 'GET /api/v1/workflows?limit=250' in message
+
+
+def test_retries_on_5xx_429_and_reset_then_succeeds(fetch_script):
+    script = fetch_script([
+        ('PUT', '/api/v1/workflows/w1', 503, b'busy'),
+        ('PUT', '/api/v1/workflows/w1', 429, b'slow down'),
+        ('PUT', '/api/v1/workflows/w1', -1, 'Connection failure: [Errno 104] Connection reset by peer'),
+        ('PUT', '/api/v1/workflows/w1', 200, {'id': 'w1'})])
+    assert client(retries=3).put_workflow('w1', {'name': 'x'}) == {'id': 'w1'}
+    assert len(script.calls) == 4
+
+
+def test_reset_while_reading_is_retried(fetch_script, monkeypatch):
+    from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _http
+    script = fetch_script([('GET', '/api/v1/workflows/w1', 200, {'id': 'w1'}),
+                           ('GET', '/api/v1/workflows/w1', 200, {'id': 'w1'})])
+    real = script.__call__
+    state = {'n': 0}
+
+    class Broken(object):
+        def read(self):
+            raise ConnectionResetError(104, 'Connection reset by peer')
+
+    def flaky(*args, **kwargs):
+        resp, info = real(*args, **kwargs)
+        state['n'] += 1
+        return (Broken(), info) if state['n'] == 1 else (resp, info)
+    monkeypatch.setattr(_http, 'fetch_url', flaky)
+    assert client(retries=1).get_workflow('w1') == {'id': 'w1'}
+    assert state['n'] == 2
+
+
+def test_4xx_is_not_retried(fetch_script):
+    script = fetch_script([('PUT', '/api/v1/workflows/w1', 400, {'message': 'Cannot update an archived workflow.'})])
+    with pytest.raises(ApiError) as caught:
+        client(retries=3).put_workflow('w1', {})
+    assert len(script.calls) == 1
+    assert 'HTTP 400 Cannot update an archived workflow.' in _n8n.explain(caught.value, URL)
+
+
+@pytest.mark.parametrize('status,body,words', [
+    (401, {'message': 'Unauthorized'}, ['refused the API key', 'HTTP 401', 'GET /api/v1/workflows']),
+    (403, {'message': 'Forbidden'}, ['HTTP 403', 'workflow:list', 'scope']),
+    (404, {'message': 'not found'}, ['no public API']),
+])
+def test_http_errors_are_explained(fetch_script, status, body, words):
+    fetch_script([('GET', '/api/v1/workflows?limit=250', status, body)])
+    with pytest.raises(ApiError) as caught:
+        list(client().list_workflows())
+    message = _n8n.explain(caught.value, URL)
+    for word in words:
+        assert word in message
+    assert KEY not in message
+
+
+@pytest.mark.parametrize('msg,words', [
+    ('Request failed: <urlopen error [Errno 111] Connection refused>', ['connection refused', 'Is n8n running']),
+    ('Request failed: <urlopen error timed out>', ['did not answer']),
+    ('Request failed: <urlopen error [Errno -2] Name or service not known>', ['Cannot resolve']),
+])
+def test_connection_errors_are_explained(fetch_script, msg, words):
+    fetch_script([('GET', '/api/v1/workflows?limit=250', -1, msg)])
+    with pytest.raises(ApiError) as caught:
+        list(client().list_workflows())
+    message = _n8n.explain(caught.value, URL)
+    for word in words:
+        assert word in message
+    assert _n8n.is_global_failure(caught.value)
+
+
+def test_workflow_ids_are_quoted(fetch_script):
+    script = fetch_script([('POST', '/api/v1/workflows/a%2Fb/activate', 200, {'id': 'a/b'})])
+    client().activate('a/b', 'v1')
+    assert script.calls[0]['data'] == {'versionId': 'v1'}
+
+
+@pytest.mark.parametrize('params,words', [
+    ({'url': 'localhost:5678'}, 'base URL of n8n'),
+    ({'url': 'http://'}, 'base URL of n8n'),
+    ({'api_key': ' '}, 'api_key'),
+    ({'timeout': 0}, 'timeout'),
+    ({'retries': -1}, 'retries'),
+    ({'delay': -1}, 'delay'),
+])
+def test_validate_connection(params, words):
+    base = {'url': URL, 'api_key': KEY, 'timeout': 30, 'retries': 3, 'delay': 1}
+    base.update(params)
+    assert words in _n8n.validate_connection(base)
+    assert _n8n.validate_connection(dict(base, url=URL, api_key=KEY, timeout=1, retries=0, delay=0)) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# backups
+
+def test_backup_files(tmp_path):
+    stamp = _n8n.run_stamp()
+    folder = _n8n.make_run_folder(str(tmp_path / 'b' / 'c'), stamp)
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700 and os.path.basename(folder) == stamp
+    second = _n8n.make_run_folder(str(tmp_path / 'b' / 'c'), stamp)
+    assert second != folder and second.startswith(folder)
+    wf = {'id': 'w1', 'name': 'ü', 'nodes': [], 'connections': {}, 'active': True, 'pinData': {'a': 1}}
+    path = _n8n.write_backup(folder, wf, stamp)
+    assert os.path.basename(path) == 'w1-%s.json' % stamp
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    with open(path) as handle:
+        assert json.load(handle) == wf
+    with pytest.raises(OSError):
+        _n8n.write_backup(folder, wf, stamp)      # never overwrites
+    assert _n8n.read_backups(path) == [(path, wf)]
+    assert _n8n.read_backups(folder) == [(path, wf)]
+
+
+def test_read_backups_refuses_what_is_not_a_backup(tmp_path):
+    with pytest.raises(ValueError) as caught:
+        _n8n.read_backups(str(tmp_path / 'missing'))
+    assert 'does not exist' in str(caught.value)
+    with pytest.raises(ValueError) as caught:
+        _n8n.read_backups(str(tmp_path))
+    assert 'no *.json' in str(caught.value)
+    (tmp_path / 'x.json').write_text('{"id": "a"}')
+    with pytest.raises(ValueError) as caught:
+        _n8n.read_backups(str(tmp_path))
+    assert 'not an n8n workflow backup' in str(caught.value)
+    (tmp_path / 'x.json').write_text('not json')
+    with pytest.raises(ValueError) as caught:
+        _n8n.read_backups(str(tmp_path))
+    assert 'cannot read' in str(caught.value)
+    wf = {'id': 'a', 'name': 'n', 'nodes': [], 'connections': {}}
+    (tmp_path / 'x.json').write_text(json.dumps(wf))
+    (tmp_path / 'y.json').write_text(json.dumps(wf))
+    with pytest.raises(ValueError) as caught:
+        _n8n.read_backups(str(tmp_path))
+    assert 'same workflow a' in str(caught.value)
+
+
+def test_retry_after_is_honoured_up_to_a_cap(monkeypatch):
+    from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _http
+    sleeps = []
+    answers = [(None, {'status': 429, 'body': b'slow', 'retry-after': '7'}),
+               (None, {'status': 429, 'body': b'slow', 'retry-after': '3600'}),
+               (None, {'status': 503, 'body': b'busy', 'retry-after': 'soon'}),
+               (None, {'status': 500, 'body': b'{"message": "boom"}'})]
+    monkeypatch.setattr(_http, 'fetch_url', lambda *a, **k: answers.pop(0))
+    monkeypatch.setattr(_http.time, 'sleep', sleeps.append)
+    with pytest.raises(ApiError) as caught:
+        client(retries=3).get_workflow('w1')
+    assert sleeps == [7.0, _http.MAX_RETRY_AFTER, 0]
+    assert caught.value.status == 500 and 'HTTP 500 boom' in _n8n.explain(caught.value, URL)
