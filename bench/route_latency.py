@@ -67,7 +67,7 @@ def pct(values, p):
 
 def measure(paths, fn, count, deadline):
     results = {p.name: [] for p in paths}
-    for _ in range(count):
+    for dummy in range(count):
         if time.monotonic() > deadline:
             break
         for p in paths:

@@ -8,7 +8,7 @@ from conftest import Standin, free_port, run_module
 
 
 def test_reachable_with_models(fresh_standin):
-    result, _ = run_module('ollama_check', {'url': fresh_standin.url, 'models': ['llama3']})
+    result, dummy = run_module('ollama_check', {'url': fresh_standin.url, 'models': ['llama3']})
     assert not result.get('failed'), result
     assert result['changed'] is False and result['reachable'] is True
     assert result['version'] and result['missing'] == []
@@ -18,25 +18,25 @@ def test_reachable_with_models(fresh_standin):
 
 
 def test_missing_model_fails_and_names_it(fresh_standin):
-    result, _ = run_module('ollama_check', {'url': fresh_standin.url, 'models': ['llama3', 'phi3:mini']})
+    result, dummy = run_module('ollama_check', {'url': fresh_standin.url, 'models': ['llama3', 'phi3:mini']})
     assert result['failed'] and result['missing'] == ['phi3:mini']
     assert 'lacks the model(s) phi3:mini' in result['msg']
 
 
 def test_host_check_403_is_explained(fresh_standin):
-    result, _ = run_module('ollama_check', {'url': fresh_standin.url, 'headers': {'Host': 'llama-nginx'}})
+    result, dummy = run_module('ollama_check', {'url': fresh_standin.url, 'headers': {'Host': 'llama-nginx'}})
     assert result['failed'] and result['status'] == 403
     assert "Ollama's host check" in result['msg'] and 'OLLAMA_HOST' in result['msg']
 
 
 def test_local_host_header_passes_the_host_check(fresh_standin):
-    result, _ = run_module('ollama_check', {'url': fresh_standin.url, 'headers': {'Host': 'localhost:11434'}})
+    result, dummy = run_module('ollama_check', {'url': fresh_standin.url, 'headers': {'Host': 'localhost:11434'}})
     assert not result.get('failed'), result
 
 
 def test_connection_refused_is_explained():
     port = free_port()  # nothing listens there
-    result, _ = run_module('ollama_check', {'url': 'http://127.0.0.1:%d' % port, 'retries': 1, 'delay': 0.2})
+    result, dummy = run_module('ollama_check', {'url': 'http://127.0.0.1:%d' % port, 'retries': 1, 'delay': 0.2})
     assert result['failed'] and 'connection refused' in result['msg'] and result['reachable'] is False
 
 
@@ -49,14 +49,14 @@ def test_stalled_server_is_bounded_by_timeout(fresh_standin):
 
 def test_server_error_is_retried(fresh_standin):
     fresh_standin.configure(fail_mode='status', fail_status=500, fail_count=2)
-    result, _ = run_module('ollama_check', {'url': fresh_standin.url, 'retries': 2, 'delay': 0.1})
+    result, dummy = run_module('ollama_check', {'url': fresh_standin.url, 'retries': 2, 'delay': 0.1})
     assert not result.get('failed'), result
     assert fresh_standin.state()['requests']['/api/tags'] == 3
 
 
 def test_server_error_without_retries_fails(fresh_standin):
     fresh_standin.configure(fail_mode='status', fail_status=500, fail_count=-1)
-    result, _ = run_module('ollama_check', {'url': fresh_standin.url})
+    result, dummy = run_module('ollama_check', {'url': fresh_standin.url})
     assert result['failed'] and 'HTTP 500' in result['msg']
 
 
@@ -72,7 +72,7 @@ def test_not_ollama(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)
-        result, _ = run_module('ollama_check', {'url': 'http://127.0.0.1:%d' % port, 'retries': 3, 'delay': 0.3})
+        result, dummy = run_module('ollama_check', {'url': 'http://127.0.0.1:%d' % port, 'retries': 3, 'delay': 0.3})
     finally:
         proc.terminate()
     assert result['failed'] and 'not as Ollama does' in result['msg']
@@ -82,18 +82,18 @@ def test_pull_missing_check_mode_then_real_then_idempotent(tmp_path):
     s = Standin(tmp_path, models='llama3:latest')
     try:
         args = {'url': s.url, 'models': ['llama3', 'phi3'], 'pull_missing': True}
-        result, _ = run_module('ollama_check', args, check=True)
+        result, dummy = run_module('ollama_check', args, check=True)
         assert not result.get('failed') and result['changed'] is True
         assert result['pulled'] == [{'name': 'phi3:latest', 'status': 'would pull'}]
         assert s.models() == ['llama3:latest']  # check mode pulled nothing
 
-        result, _ = run_module('ollama_check', args)
+        result, dummy = run_module('ollama_check', args)
         assert not result.get('failed') and result['changed'] is True and result['missing'] == []
         assert result['pulled'][0]['name'] == 'phi3:latest' and result['pulled'][0]['status'] == 'success'
         assert result['pulled'][0]['steps'][0] == 'pulling manifest'
         assert s.models() == ['llama3:latest', 'phi3:latest']
 
-        result, _ = run_module('ollama_check', args)
+        result, dummy = run_module('ollama_check', args)
         assert not result.get('failed') and result['changed'] is False and result['pulled'] == []
     finally:
         s.stop()
@@ -101,7 +101,7 @@ def test_pull_missing_check_mode_then_real_then_idempotent(tmp_path):
 
 def test_headers_never_reach_the_output(fresh_standin):
     secret = 'Bearer sk-integration-secret-123'
-    result, _ = run_module('ollama_check', {'url': fresh_standin.url, 'headers': {'Authorization': secret}})
+    result, dummy = run_module('ollama_check', {'url': fresh_standin.url, 'headers': {'Authorization': secret}})
     assert not result.get('failed'), result
     assert 'sk-integration-secret-123' not in result['_stdout']
     logged = [json.loads(line) for line in open(fresh_standin.log)]

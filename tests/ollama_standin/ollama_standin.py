@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Ollama HTTP API stand-in for the llm_gateway tests (stdlib only, Python >= 3.11).
 
 It answers the parts of Ollama's API that LiteLLM's ``ollama_chat/`` provider, the
@@ -259,7 +258,7 @@ def allowed_host_header(host_header: str, hostname: str,
                         local_ips: Callable[[], set[str]] = local_addresses) -> bool:
     """Ollama's allowedHostsMiddleware decision for one Host header (check active)."""
     try:
-        host, _ = go_split_host_port(host_header)
+        host, dummy = go_split_host_port(host_header)
     except ValueError:
         host = host_header
     try:
@@ -805,7 +804,7 @@ class OllamaHandler(BaseHTTPRequestHandler):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                readable, _, _ = select.select([self.connection], [], [], min(0.1, remaining))
+                readable, dummy, dummy = select.select([self.connection], [], [], min(0.1, remaining))
                 if readable and not self.connection.recv(65536):
                     break  # the client gave up
         except OSError:
@@ -1058,7 +1057,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda *dummy: stop.set())
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                                name="serve", daemon=True)
     serving.start()

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, NGINX, ROOT, SECRETS, http_status, n8n, node, node_in_n8n, run_playbook, secret, standin,
+    COMPOSE, NGINX, ROOT, http_status, n8n, node, node_in_n8n, run_playbook, secret, standin,
     standin_requests, trigger_webhook, workflow,
 )
 

@@ -82,7 +82,7 @@ class Running:
             conn.close()
 
     def json(self, method, path, body=None, headers=None):
-        status, _, raw = self.call(method, path, body, headers)
+        status, dummy, raw = self.call(method, path, body, headers)
         return status, json.loads(raw)
 
     def stream(self, path, body, conn=None):
@@ -256,7 +256,7 @@ def test_generate_stream(srv):
     assert resp.status == 200
     assert resp.headers["Content-Type"] == "application/x-ndjson"
     assert resp.headers["Transfer-Encoding"] == "chunked"
-    objs = [obj for _, obj in lines]
+    objs = [obj for dummy, obj in lines]
     assert len(objs) == TOKENS + 1
     for obj in objs[:-1]:
         assert set(obj) == {"model", "created_at", "response", "done"}
@@ -284,11 +284,11 @@ def test_generate_non_stream(srv):
 
 
 def test_chat_gives_the_same_text_as_generate(srv):
-    _, gen_lines = srv.stream("/api/generate", generate_body())
-    generated = "".join(o["response"] for _, o in gen_lines)
+    dummy, gen_lines = srv.stream("/api/generate", generate_body())
+    generated = "".join(o["response"] for dummy, o in gen_lines)
     resp, lines = srv.stream("/api/chat", chat_body())
     assert resp.status == 200 and resp.headers["Content-Type"] == "application/x-ndjson"
-    objs = [obj for _, obj in lines]
+    objs = [obj for dummy, obj in lines]
     assert len(objs) == TOKENS + 1
     for obj in objs[:-1]:
         assert set(obj) == {"model", "created_at", "message", "done"}
@@ -304,29 +304,29 @@ def test_chat_gives_the_same_text_as_generate(srv):
     # a different last user message changes the answer; the system prompt does not
     status, other = srv.json("POST", "/api/chat", chat_body("other", stream=False))
     assert other["message"]["content"] == "Stand-in answer to: other"
-    _, with_system = srv.json("POST", "/api/generate",
-                              generate_body(system="Be brief.", stream=False))
+    dummy, with_system = srv.json("POST", "/api/generate",
+                                  generate_body(system="Be brief.", stream=False))
     assert with_system["response"] == EXPECTED
 
 
 def test_short_answer_has_one_chunk_per_word(srv):
-    _, lines = srv.stream("/api/generate", generate_body("hi"))
-    assert [o["response"] for _, o in lines[:-1]] == ["Stand-in ", "answer ", "to: ", "hi"]
+    dummy, lines = srv.stream("/api/generate", generate_body("hi"))
+    assert [o["response"] for dummy, o in lines[:-1]] == ["Stand-in ", "answer ", "to: ", "hi"]
     assert lines[-1][1]["eval_count"] == 4
 
 
 def test_num_predict_caps_the_answer(srv):
-    _, lines = srv.stream("/api/generate", generate_body(options={"num_predict": 2}))
+    dummy, lines = srv.stream("/api/generate", generate_body(options={"num_predict": 2}))
     assert len(lines) == 3
     final = lines[-1][1]
     assert final["done_reason"] == "length" and final["eval_count"] == 2
-    first_two = "".join(o["response"] for _, o in lines[:-1])
+    first_two = "".join(o["response"] for dummy, o in lines[:-1])
     assert EXPECTED.startswith(first_two) and len(first_two) < len(EXPECTED)
-    _, chat = srv.json("POST", "/api/chat", chat_body(stream=False, options={"num_predict": 2}))
+    dummy, chat = srv.json("POST", "/api/chat", chat_body(stream=False, options={"num_predict": 2}))
     assert chat["message"]["content"] == first_two and chat["done_reason"] == "length"
     for unlimited in (-1, 0, 100):
-        _, full = srv.json("POST", "/api/generate",
-                           generate_body(stream=False, options={"num_predict": unlimited}))
+        dummy, full = srv.json("POST", "/api/generate",
+                               generate_body(stream=False, options={"num_predict": unlimited}))
         assert (full["response"], full["done_reason"]) == (EXPECTED, "stop"), unlimited
 
 
@@ -359,7 +359,7 @@ def test_empty_prompt_is_a_load_request(srv):
     answer = json.loads(raw)
     assert answer["done"] is True and answer["done_reason"] == "load"
     assert answer["response"] == "" and answer["model"] == "llama3"
-    _, chat = srv.json("POST", "/api/chat", {"model": "llama3", "messages": []})
+    dummy, chat = srv.json("POST", "/api/chat", {"model": "llama3", "messages": []})
     assert chat["done_reason"] == "load" and chat["message"]["content"] == ""
 
 
@@ -369,10 +369,10 @@ def test_pull_stream_adds_the_model(srv):
     assert srv.json("POST", "/api/show", {"model": "qwen2"})[0] == 404
     resp, lines = srv.stream("/api/pull", {"model": "qwen2"})
     assert resp.status == 200 and resp.headers["Content-Type"] == "application/x-ndjson"
-    statuses = [o["status"] for _, o in lines]
+    statuses = [o["status"] for dummy, o in lines]
     assert statuses[0] == "pulling manifest"
     assert statuses[-3:] == ["verifying sha256 digest", "writing manifest", "success"]
-    progress = [o for _, o in lines if o["status"].startswith("pulling ") and "digest" in o]
+    progress = [o for dummy, o in lines if o["status"].startswith("pulling ") and "digest" in o]
     assert progress
     for obj in progress:
         assert re.fullmatch(r"sha256:[0-9a-f]{64}", obj["digest"])
@@ -381,8 +381,8 @@ def test_pull_stream_adds_the_model(srv):
     assert any(o.get("completed") == o["total"] for o in progress)
     names = [m["name"] for m in srv.json("GET", "/api/tags")[1]["models"]]
     assert names == ["llama3:latest", "mistral:7b", "qwen2:latest"]
-    _, answer = srv.json("POST", "/api/generate",
-                         {"model": "qwen2:latest", "prompt": "x", "stream": False})
+    dummy, answer = srv.json("POST", "/api/generate",
+                             {"model": "qwen2:latest", "prompt": "x", "stream": False})
     assert answer["response"] == "Stand-in answer to: x"
 
 
@@ -392,9 +392,9 @@ def test_pull_non_stream_and_unpullable(srv):
     assert srv.state.find_model("phi3:mini") is not None
     assert srv.json("POST", "/api/pull", {"model": "broken-model", "stream": False}) == (
         500, {"error": "pull model manifest: file does not exist"})
-    _, lines = srv.stream("/api/pull", {"model": "broken-model"})
-    assert [o for _, o in lines] == [{"status": "pulling manifest"},
-                                     {"error": "pull model manifest: file does not exist"}]
+    dummy, lines = srv.stream("/api/pull", {"model": "broken-model"})
+    assert [o for dummy, o in lines] == [{"status": "pulling manifest"},
+                                         {"error": "pull model manifest: file does not exist"}]
     assert srv.state.find_model("broken-model") is None
 
 
@@ -417,12 +417,12 @@ def test_host_check_auto_on_loopback(srv, host, expected):
 def test_host_check_details(srv):
     assert srv.json("GET", "/_standin/state")[1]["host_check"] == {"mode": "auto",
                                                                    "active": True}
-    status, _, body = srv.call("GET", "/_standin/state", headers={"Host": "llama-nginx"})
+    status, dummy, body = srv.call("GET", "/_standin/state", headers={"Host": "llama-nginx"})
     assert status == 200 and json.loads(body)["name"] == "unit"  # hooks are exempt
     assert srv.call("OPTIONS", "/api/chat", headers={"Host": "localhost"})[:1] == (204,)
     assert srv.call("OPTIONS", "/api/chat", headers={"Host": "evil.example"})[0] == 403
-    status, _, _ = srv.call("POST", "/api/generate", generate_body(stream=False),
-                            headers={"Host": "llama-nginx:11434"})
+    status, dummy, dummy = srv.call("POST", "/api/generate", generate_body(stream=False),
+                                    headers={"Host": "llama-nginx:11434"})
     assert status == 403
 
 
@@ -451,7 +451,7 @@ def test_injected_status_once_then_ok(srv):
 
 def test_injected_failures_last_until_reset(srv):
     srv.configure(fail_mode="status", fail_status=503)
-    assert [srv.call("GET", "/")[0] for _ in range(3)] == [503, 503, 503]
+    assert [srv.call("GET", "/")[0] for dummy in range(3)] == [503, 503, 503]
     assert srv.json("POST", "/_standin/reset")[0] == 200
     assert srv.call("GET", "/")[0] == 200
     status, answer = srv.json("POST", "/_standin/config", {"fail_mode": "explode"})
@@ -483,7 +483,7 @@ def test_injected_stall_until_the_client_gives_up(srv):
     client = threading.Thread(target=stalled_client)
     client.start()
     # the stalled request is visible while it stalls
-    _, page = srv.json("GET", f"/_standin/requests?since={since}&wait=0.8")
+    dummy, page = srv.json("GET", f"/_standin/requests?since={since}&wait=0.8")
     assert [(e["path"], e["injected"], e["status"]) for e in page["requests"]] == [
         ("/api/generate", "stall", None)]
     assert not outcome and srv.state.snapshot()["active_stalls"] == 1
@@ -501,12 +501,12 @@ def test_injected_stall_until_the_client_gives_up(srv):
 def test_token_delay_spaces_streamed_chunks(srv):
     delay_ms = 60
     srv.configure(token_delay_ms=delay_ms)
-    _, lines = srv.stream("/api/chat", chat_body())
+    dummy, lines = srv.stream("/api/chat", chat_body())
     chunk_times = [t for t, obj in lines if not obj["done"]]
     assert len(chunk_times) == TOKENS
     assert chunk_times[-1] - chunk_times[0] >= (TOKENS - 1) * delay_ms / 1000 * 0.8
     started = time.monotonic()
-    status, _, _ = srv.call("POST", "/api/generate", generate_body(stream=False))
+    status, dummy, dummy = srv.call("POST", "/api/generate", generate_body(stream=False))
     assert status == 200
     assert time.monotonic() - started >= TOKENS * delay_ms / 1000 * 0.8
 
@@ -531,7 +531,7 @@ def test_accepted_sockets_have_tcp_nodelay():
 
 def test_requests_endpoint_records_api_requests(srv):
     since = srv.json("GET", "/_standin/state")[1]["next_index"]
-    status, _, _ = srv.call(
+    status, dummy, dummy = srv.call(
         "POST", "/api/generate", generate_body(system="Be brief.", stream=False),
         headers={"Authorization": "Bearer sk-secret-123", "User-Agent": "unit-test/1"})
     assert status == 200
@@ -552,7 +552,7 @@ def test_requests_endpoint_records_api_requests(srv):
     timer = threading.Timer(0.2, srv.call, args=("GET", "/api/ps"))
     timer.start()
     started = time.monotonic()
-    _, page = srv.json("GET", f"/_standin/requests?since={since + 1}&wait=5")
+    dummy, page = srv.json("GET", f"/_standin/requests?since={since + 1}&wait=5")
     timer.join()
     assert 0.1 <= time.monotonic() - started < 3.0
     assert [e["path"] for e in page["requests"]] == ["/api/ps"]
@@ -579,7 +579,7 @@ def test_a_request_is_logged_before_its_answer_completes(srv, monkeypatch):
                 ("GET", "/api/tags", None, 403)]
     for n, (method, path, body, status) in enumerate(requests, start=1):
         headers = {"Host": "llama-nginx"} if status == 403 else None
-        got, _, raw = srv.call(method, path, body, headers)
+        got, dummy, raw = srv.call(method, path, body, headers)
         assert got == status and (raw or status == 403)
         assert srv.json("GET", "/_standin/state")[1]["requests_total"] == n, path
     # a streaming client may act as soon as it has the done line

@@ -1,0 +1,308 @@
+"""The litellm role on this machine, with a real LiteLLM (the local test image
+llm-gateway-test/litellm, built by `bash tests/harness/images.sh build litellm`) in
+front of the Ollama stand-in, which listens on the Docker bridge like an Ollama
+installed on the Docker host.
+
+The stack role's compose file is stood in for by a minimal one holding only the
+litellm service, in the shape the stack role renders it. The tests run in file order
+and share one stack directory, one stand-in and one compose project; everything is
+removed at the end. About two minutes, most of it LiteLLM starting (twice) and
+validating configurations.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+
+from conftest import COLLECTIONS, REPO, STANDIN, free_port
+
+IMAGE = 'llm-gateway-test/litellm:latest'
+HARNESS = os.path.join(REPO, 'tests', 'harness')
+NAME = 'lgt-litellm-%s' % secrets.token_hex(3)
+TOKEN_DELAY_MS = 30
+LIVELINESS = ("import urllib.request; "
+              "urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness', timeout=3)")
+
+PLAYBOOK = """\
+- name: The litellm role
+  hosts: localhost
+  gather_facts: false
+  roles:
+    - role: local_ai.llm_gateway.litellm
+"""
+
+COMPOSE = """\
+name: {name}
+services:
+  litellm:
+    image: {image}
+    container_name: {name}
+    restart: unless-stopped
+    command: ["--config", "/app/config.yaml", "--port", "4000"]
+    env_file:
+      - ./env/litellm.env
+    environment:
+      LITELLM_LOCAL_MODEL_COST_MAP: "True"
+      LITELLM_TELEMETRY_DISABLED: "true"
+      NUM_WORKERS: "1"
+      LITELLM_LOG: "ERROR"
+    volumes:
+      - ./litellm/config.yaml:/app/config.yaml:ro
+    ports:
+      - "127.0.0.1:{port}:4000"
+    extra_hosts:
+      - host.docker.internal:host-gateway
+    networks:
+      - {name}
+    healthcheck:
+      test: ["CMD", "python3", "-c", "{liveliness}"]
+      interval: 10s
+      timeout: 5s
+      retries: 3
+      start_period: 60s
+networks:
+  {name}:
+    name: {name}
+"""
+
+
+def docker(*args, check=True, timeout=300):
+    return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+class Deployment:
+    """One stack directory, a stand-in on the Docker bridge, and the role run against them."""
+
+    def __init__(self, base):
+        self.base = base
+        self.root = os.path.join(base, 'stack')
+        self.key = 'sk-' + secrets.token_hex(32)
+        self.port = free_port()
+        addr = subprocess.run(['bash', os.path.join(HARNESS, 'standin.sh'), 'addr'],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        self.standin_port = free_port()
+        self.standin_url = 'http://%s:%d' % (addr, self.standin_port)
+        self.standin = subprocess.Popen(
+            [sys.executable, STANDIN, '--host', addr, '--port', str(self.standin_port), '--host-check', 'on',
+             '--token-delay-ms', str(TOKEN_DELAY_MS), '--name', NAME],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                urllib.request.urlopen(self.standin_url + '/_standin/state', timeout=2).read()
+                break
+            except OSError:
+                if self.standin.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError('stand-in did not start: %s' % self.standin.stderr.read())
+                time.sleep(0.1)
+        with open(os.path.join(base, 'play.yml'), 'w') as f:
+            f.write(PLAYBOOK)
+
+    def variables(self, **overrides):
+        values = {
+            'llm_gateway_root': self.root,
+            'llm_gateway_phase': 2,
+            'llm_gateway_litellm_image': IMAGE,
+            'llm_gateway_litellm_container': NAME,
+            'llm_gateway_litellm_master_key': self.key,
+            'llm_gateway_litellm_models': [{'name': 'llama3', 'backends': [
+                {'model': 'llama3', 'api_base': 'http://host.docker.internal:%d' % self.standin_port}]}],
+            'llm_gateway_litellm_wait_timeout': 240,
+        }
+        values.update(overrides)
+        return values
+
+    def play(self, check=False, diff=False, **overrides):
+        """Run the role; return (stats of localhost, message of the failed task or None)."""
+        path = os.path.join(self.base, 'vars.json')
+        with open(path, 'w') as f:
+            json.dump(self.variables(**overrides), f)
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_STDOUT_CALLBACK='json',
+                   ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='0',
+                   ANSIBLE_INVENTORY_UNPARSED_WARNING='0', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
+        cmd = ['ansible-playbook', '-i', 'localhost,', '-c', 'local', os.path.join(self.base, 'play.yml'),
+               '-e', '@' + path]
+        cmd += ['--check'] if check else []
+        cmd += ['--diff'] if diff else []
+        proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+        try:
+            out = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError('no JSON from ansible-playbook (rc=%s):\n%s\n%s'
+                                 % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+        assert self.key not in proc.stdout and self.key not in proc.stderr, 'the master key leaked into the output'
+        failed = None
+        for play in out['plays']:
+            for task in play['tasks']:
+                result = task['hosts'].get('localhost', {})
+                if result.get('failed') and not result.get('ignore_errors'):
+                    items = [r.get('msg', '') for r in result.get('results', []) if r.get('failed')]
+                    failed = ' | '.join(items) or result.get('msg') or json.dumps(result)[:2000]
+        return out['stats']['localhost'], failed
+
+    def compose(self, *args):
+        return docker('compose', '--project-directory', self.root, *args)
+
+    def started_at(self):
+        return docker('inspect', '-f', '{{.State.StartedAt}}', NAME).stdout.strip()
+
+    def wait_alive(self, timeout=240):
+        deadline = time.monotonic() + timeout
+        while docker('exec', NAME, 'python3', '-c', LIVELINESS, check=False).returncode != 0:
+            assert time.monotonic() < deadline, docker('logs', '--tail', '40', NAME, check=False).stdout
+            time.sleep(0.5)
+
+    def chat(self, content, key=None, stream=False, model='llama3'):
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=60)
+        headers = {'Content-Type': 'application/json'}
+        if key:
+            headers['Authorization'] = 'Bearer ' + key
+        body = {'model': model, 'stream': stream, 'messages': [{'role': 'user', 'content': content}]}
+        conn.request('POST', '/v1/chat/completions', json.dumps(body), headers)
+        return conn, conn.getresponse()
+
+    def close(self):
+        if os.path.exists(os.path.join(self.root, 'docker-compose.yml')):
+            self.compose('down', '--volumes', '--remove-orphans', '--timeout', '5')
+        docker('rm', '-f', NAME, check=False)
+        docker('network', 'rm', NAME, check=False)
+        self.standin.terminate()
+        self.standin.wait(timeout=10)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+@pytest.fixture(scope='module')
+def deployment(tmp_path_factory):
+    if docker('image', 'inspect', IMAGE, check=False).returncode != 0:
+        pytest.fail('%s is missing; build it with: bash tests/harness/images.sh build litellm' % IMAGE)
+    d = Deployment(str(tmp_path_factory.mktemp('litellm-role')))
+    yield d
+    d.close()
+
+
+def test_preflight_refuses_bad_input_before_any_change(deployment):
+    cases = [
+        ({'llm_gateway_litellm_master_key': 'sk-1234'}, 'publicly known default'),
+        ({'llm_gateway_litellm_master_key': ''}, 'empty or not set'),
+        ({'llm_gateway_litellm_master_key': 'sk-' + 'ab' * 20}, 'fewer than 10 different characters'),
+        ({'llm_gateway_litellm_models': [{'name': 'llama3', 'backends': [
+            {'model': 'llama3', 'api_base': 'http://host.docker.internal:11434/v1'}]}]}, 'drop the /v1'),
+        ({'llm_gateway_litellm_router_settings': {'routing_strategy': 'round-robin'}}, 'routing_strategy one of'),
+        ({'llm_gateway_litellm_router_settings': {'fallbacks': [{'llama3': ['gpt-4o']}]}}, 'Bad fallback'),
+    ]
+    for overrides, expected in cases:
+        stats, failed = deployment.play(**overrides)
+        assert stats['failures'] == 1 and failed and expected in failed, (overrides, failed)
+        assert stats['changed'] == 0
+    assert not os.path.exists(deployment.root)
+
+
+def test_check_mode_on_a_fresh_host_writes_nothing(deployment):
+    stats, failed = deployment.play(check=True, diff=True)
+    assert failed is None and stats['changed'] > 0
+    assert not os.path.exists(deployment.root)
+
+
+def test_first_run_writes_the_files_then_nothing_changes(deployment):
+    stats, failed = deployment.play()
+    assert failed is None and stats['changed'] > 0
+    config = os.path.join(deployment.root, 'litellm', 'config.yaml')
+    env = os.path.join(deployment.root, 'env', 'litellm.env')
+    assert oct(os.stat(config).st_mode & 0o777) == '0o644'
+    assert oct(os.stat(env).st_mode & 0o777) == '0o600'
+    with open(env) as f:
+        assert f.read() == 'LITELLM_MASTER_KEY=%s\n' % deployment.key
+    with open(config) as f:
+        text = f.read()
+    assert deployment.key not in text
+    data = yaml.safe_load(text)
+    assert data['general_settings'] == {'master_key': 'os.environ/LITELLM_MASTER_KEY'}
+    assert data['model_list'] == [{'model_name': 'llama3', 'litellm_params': {
+        'model': 'ollama_chat/llama3', 'api_base': 'http://host.docker.internal:%d' % deployment.standin_port}}]
+    assert data['litellm_settings']['drop_params'] is True
+    assert data['litellm_settings']['disable_hf_tokenizer_download'] is True
+    assert data['router_settings']['routing_strategy'] == 'simple-shuffle'
+    assert deployment.play()[0]['changed'] == 0
+    assert deployment.play(check=True, diff=True)[0]['changed'] == 0
+
+
+def test_litellm_serves_the_rendered_configuration(deployment):
+    with open(os.path.join(deployment.root, 'docker-compose.yml'), 'w') as f:
+        f.write(COMPOSE.format(name=NAME, image=IMAGE, port=deployment.port, liveliness=LIVELINESS))
+    deployment.compose('up', '--detach')
+    deployment.wait_alive()
+    conn, resp = deployment.chat('what does the gateway say?', key=deployment.key)
+    body = json.loads(resp.read())
+    assert resp.status == 200, body
+    assert body['choices'][0]['message']['content'] == 'Stand-in answer to: what does the gateway say?'
+    conn, resp = deployment.chat('hi')
+    body = json.loads(resp.read())
+    assert resp.status == 401 and body['error']['type'] == 'auth_error', body
+
+
+def test_streaming_arrives_chunk_by_chunk(deployment):
+    deployment.chat('warm up', key=deployment.key)[1].read()  # the first request after a start is slow
+    conn, resp = deployment.chat('one two three four five six seven eight nine', key=deployment.key, stream=True)
+    assert resp.status == 200 and resp.getheader('content-type').startswith('text/event-stream')
+    started, times, text = time.monotonic(), [], ''
+    for raw in resp:
+        line = raw.strip()
+        if not line.startswith(b'data:') or line == b'data: [DONE]':
+            continue
+        delta = json.loads(line[5:])['choices'][0]['delta'].get('content') or ''
+        if delta:
+            times.append(time.monotonic() - started)
+            text += delta
+    assert text == 'Stand-in answer to: one two three four five six seven eight nine'
+    assert len(times) >= 10
+    # 12 tokens 30 ms apart upstream: the first chunk is out long before the last.
+    assert times[-1] - times[0] >= 0.6 * (len(times) - 1) * TOKEN_DELAY_MS / 1000, times
+
+
+def test_a_configuration_litellm_rejects_never_goes_live(deployment):
+    config = os.path.join(deployment.root, 'litellm', 'config.yaml')
+    with open(config) as f:
+        before = f.read()
+    started = deployment.started_at()
+    # The role's preflight cannot know every callback name; LiteLLM's validation does.
+    stats, failed = deployment.play(llm_gateway_litellm_settings={'callbacks': ['nonexistent_module.handler']})
+    assert failed and 'LiteLLM rejects the new configuration' in failed and 'nonexistent_module' in failed
+    with open(config) as f:
+        assert f.read() == before
+    assert deployment.started_at() == started
+
+
+def test_a_new_configuration_restarts_only_litellm_and_waits_for_it(deployment):
+    started = deployment.started_at()
+    stats, failed = deployment.play(llm_gateway_litellm_router_settings={'num_retries': 0})
+    assert failed is None and stats['changed'] >= 2  # the staged file, the live one (and the handler)
+    assert deployment.started_at() != started
+    assert docker('exec', NAME, 'python3', '-c', LIVELINESS, check=False).returncode == 0
+    assert 'num_retries: 0' in docker('exec', NAME, 'cat', '/app/config.yaml').stdout
+    conn, resp = deployment.chat('after the restart', key=deployment.key)
+    assert resp.status == 200 and 'after the restart' in resp.read().decode()
+    assert deployment.play(llm_gateway_litellm_router_settings={'num_retries': 0})[0]['changed'] == 0
+
+
+def test_rollback_removes_the_files_once_the_container_is_gone(deployment):
+    stats, failed = deployment.play(llm_gateway_phase=1)
+    assert failed and 'still exists' in failed
+    assert os.path.exists(os.path.join(deployment.root, 'litellm', 'config.yaml'))
+    deployment.compose('down', '--timeout', '5')
+    stats, failed = deployment.play(llm_gateway_phase=1)
+    assert failed is None and stats['changed'] == 1
+    assert not os.path.exists(os.path.join(deployment.root, 'litellm'))
+    assert not os.path.exists(os.path.join(deployment.root, 'env', 'litellm.env'))
+    assert deployment.play(llm_gateway_phase=1)[0]['changed'] == 0
