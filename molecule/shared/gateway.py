@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 
 ROOT = '/srv/llm-gateway-molecule'
@@ -60,7 +61,7 @@ def standin_requests(host, path):
 
 def node_in_n8n(host, script):
     """Run a node script inside the n8n container (node is in every n8n image; curl is not)."""
-    return host.run('%s exec -T n8n node -e %s' % (COMPOSE, json.dumps(script)))
+    return host.run('%s exec -T n8n node -e %s' % (COMPOSE, shlex.quote(script)))
 
 
 def trigger_webhook(host, path, payload):
@@ -86,4 +87,5 @@ def run_playbook(playbook, *extra, inventory=None):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(PROJECT, '.cache', 'collections'),
                ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    # White space folded: the callback may wrap long lines.
+    return proc.returncode, ' '.join((proc.stdout + proc.stderr).split())
