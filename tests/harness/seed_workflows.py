@@ -2,7 +2,7 @@
 
 * "LLM webhook": Webhook (POST /webhook/llm-ask, answers with the last node) ->
   HTTP Request POST https://llm.<domain>/api/generate with an Ollama body built
-  from the webhook's JSON; active.
+  from the webhook's JSON -> Set "Answer" {answer: $json.response}; active.
 * "Keep me": a workflow that has nothing to do with the LLM (data must survive).
 
 N8N_API_KEY comes from the environment. stdlib only; 127.0.0.1 only.
@@ -40,8 +40,14 @@ def llm_webhook(domain):
                  'sendBody': True, 'specifyBody': 'json',
                  'jsonBody': '={{ JSON.stringify({model: "llama3", prompt: $json.body.prompt, stream: false}) }}',
                  'options': {}}},
+            {'id': 'a1f0c0de-0000-4000-8000-000000000003', 'name': 'Answer', 'type': 'n8n-nodes-base.set',
+             'typeVersion': 3.4, 'position': [440, 0],
+             'parameters': {'assignments': {'assignments': [
+                 {'id': 'a1f0c0de-0000-4000-8000-000000000004', 'name': 'answer',
+                  'value': '={{ $json.response }}', 'type': 'string'}]}, 'options': {}}},
         ],
-        'connections': {'Webhook': {'main': [[{'node': 'Ask Ollama', 'type': 'main', 'index': 0}]]}},
+        'connections': {'Webhook': {'main': [[{'node': 'Ask Ollama', 'type': 'main', 'index': 0}]]},
+                        'Ask Ollama': {'main': [[{'node': 'Answer', 'type': 'main', 'index': 0}]]}},
         'settings': {'executionOrder': 'v1'},
     }
 

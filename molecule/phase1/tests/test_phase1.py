@@ -112,7 +112,7 @@ def test_workflow_rewritten_and_runs_through_internal_route(host, fresh_standin)
     for published in (False, True):
         assert node(wf, 'Ask Ollama', published)['parameters']['url'] == 'http://llama-nginx/api/generate'
     answer = trigger_webhook(host, 'llm-ask', {'prompt': 'hello from molecule'})
-    assert answer['response'] == 'Stand-in answer to: hello from molecule'
+    assert answer == {'answer': 'Stand-in answer to: hello from molecule'}
     hits = [e for e in standin_requests(host, '/api/generate')
             if (e.get('body') or {}).get('prompt') == 'hello from molecule']
     assert len(hits) == 1
@@ -149,7 +149,7 @@ def test_public_routes(host):
 
 def test_a_config_that_fails_nginx_t_never_goes_live(host):
     live = host.file(ROOT + '/nginx/conf.d/llm-gateway.conf').content_string
-    rc, out = run_playbook('site.yml', '--tags', 'nginx', '-e', 'llm_gateway_nginx_client_max_body_size=64q')
+    rc, out = run_playbook('phase1.yml', '--tags', 'nginx', '-e', 'llm_gateway_nginx_client_max_body_size=64q')
     assert rc != 0
     assert 'nginx rejects the new configuration, so it was not installed' in out, out[-3000:]
     assert 'client_max_body_size' in out and 'directive invalid value' in out
@@ -157,5 +157,5 @@ def test_a_config_that_fails_nginx_t_never_goes_live(host):
     time.sleep(0.5)
     assert http_status(host, 'http://%s/' % NGINX, 'Host: n8n.example.test') == '200'
     # The next normal run puts the staging folder back in line; nothing goes live twice.
-    rc, out = run_playbook('site.yml', '--tags', 'nginx')
+    rc, out = run_playbook('phase1.yml', '--tags', 'nginx')
     assert rc == 0, out[-3000:]

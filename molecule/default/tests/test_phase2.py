@@ -1,0 +1,240 @@
+"""Phase 2 verified with real requests (LiteLLM built from the pinned PyPI release,
+the Ollama stand-in behind it), then the rollback to phase 1.
+
+The tests run in file order; the last ones roll back and re-run the phase 1 tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
+from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
+    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, node, node_in_n8n, run_playbook, secret, standin,
+    standin_requests, trigger_webhook, workflow,
+)
+
+LLM = 'http://%s/v1/chat/completions' % NGINX
+
+
+def master_key():
+    return secret('litellm_master_key')
+
+
+def chat(host, prompt, key=None, stream=False, extra=''):
+    """POST /v1/chat/completions through nginx with the public Host; returns (status, body)."""
+    body = json.dumps({'model': 'llama3', 'messages': [{'role': 'user', 'content': prompt}], 'stream': stream})
+    auth = " -H 'Authorization: Bearer %s'" % key if key else ''
+    out = host.run("curl -s -w '\\n%%{http_code}' -H 'Host: llm.%s' -H 'Content-Type: application/json'%s%s "
+                   "-d '%s' %s" % (DOMAIN, auth, extra, body, LLM))
+    text, status = out.stdout.rsplit('\n', 1)
+    return status, text
+
+
+@pytest.fixture
+def fresh_standin(host):
+    standin(host, 'POST', '/_standin/reset', {})
+    yield
+    standin(host, 'POST', '/_standin/reset', {})
+
+
+def test_litellm_is_healthy_and_has_no_curl(host):
+    out = host.check_output("docker inspect -f '{{.State.Health.Status}}' llama-litellm")
+    assert out == 'healthy'
+    assert host.run('docker exec llama-litellm sh -c "command -v curl || command -v wget"').rc != 0
+
+
+def test_config_and_secrets(host):
+    config = host.file(ROOT + '/litellm/config.yaml')
+    assert config.mode == 0o644 and 'os.environ/LITELLM_MASTER_KEY' in config.content_string
+    assert master_key() not in config.content_string
+    assert master_key() not in host.file(ROOT + '/docker-compose.yml').content_string
+    env = host.file(ROOT + '/env/litellm.env')
+    assert env.mode == 0o600 and env.user == 'root' and master_key() in env.content_string
+
+
+def test_chat_through_nginx_with_a_key(host, fresh_standin):
+    status, text = chat(host, 'hello gateway', key=master_key())
+    assert status == '200', text
+    answer = json.loads(text)
+    assert answer['choices'][0]['message']['content'] == 'Stand-in answer to: hello gateway'
+    assert answer['object'] == 'chat.completion'
+
+
+def test_no_key_is_refused_by_nginx(host, fresh_standin):
+    status, text = chat(host, 'no key')
+    assert status == '401'
+    assert json.loads(text)['error']['message'].startswith('Authentication required')  # nginx's body, not LiteLLM's
+    assert standin_requests(host, '/api/chat') == []
+
+
+def test_health_maps_to_liveliness(host):
+    out = host.check_output("curl -sf -H 'Host: llm.%s' http://%s/health" % (DOMAIN, NGINX))
+    assert 'alive' in out.lower()
+
+
+def test_a_burst_over_the_limit_gets_429(host):
+    # 40 requests at once against rate 20r/s + burst 10: some must be refused. A bogus key
+    # passes nginx's bearer check; LiteLLM refuses it cheaply (no model call).
+    script = r"""
+import json, http.client, threading
+codes = []
+def one():
+    conn = http.client.HTTPConnection('127.0.0.1', 18080, timeout=30)
+    conn.request('GET', '/v1/models', headers={'Host': 'llm.%s', 'Authorization': 'Bearer sk-bogus'})
+    resp = conn.getresponse(); resp.read(); codes.append(resp.status)
+threads = [threading.Thread(target=one) for dummy in range(40)]
+[t.start() for t in threads]; [t.join() for t in threads]
+print(json.dumps(codes))
+""" % DOMAIN
+    codes = json.loads(host.check_output('python3 -c %s' % shlex.quote(script)))
+    assert len(codes) == 40
+    assert codes.count(429) >= 5, codes
+    assert set(codes) <= {429, 400, 401}, codes
+    time.sleep(2)  # let the bucket refill for the next tests
+
+
+def test_sse_streams_chunk_by_chunk(host, fresh_standin):
+    chat(host, 'warm up', key=master_key(), stream=True)  # first request per worker is slow
+    chat(host, 'warm up', key=master_key(), stream=True)
+    standin(host, 'POST', '/_standin/config', {'token_delay_ms': 100})
+    script = r"""
+import json, sys, time, http.client
+conn = http.client.HTTPConnection('127.0.0.1', 18080, timeout=60)
+body = json.dumps({'model': 'llama3', 'stream': True,
+                   'messages': [{'role': 'user', 'content': 'one two three four five six seven eight'}]})
+t0 = time.monotonic()
+conn.request('POST', '/v1/chat/completions', body, {'Host': 'llm.%s', 'Content-Type': 'application/json',
+                                                    'Authorization': 'Bearer %s'})
+resp = conn.getresponse()
+times, data = [], []
+while True:
+    line = resp.readline()
+    if not line:
+        break
+    if line.startswith(b'data: '):
+        times.append(time.monotonic() - t0)
+        data.append(line[6:].strip().decode())
+print(json.dumps({'status': resp.status, 'type': resp.getheader('content-type'), 'times': times, 'data': data}))
+""" % (DOMAIN, master_key())
+    out = json.loads(host.check_output('python3 -c %s' % shlex.quote(script)))
+    assert out['status'] == 200 and out['type'].startswith('text/event-stream')
+    assert out['data'][-1] == '[DONE]'
+    chunks = [json.loads(d) for d in out['data'][:-1]]
+    text = ''.join(c['choices'][0]['delta'].get('content') or '' for c in chunks if c.get('choices'))
+    assert text == 'Stand-in answer to: one two three four five six seven eight'
+    # The first chunk arrives long before the last: nginx does not buffer the stream.
+    assert out['times'][-1] - out['times'][0] >= 0.5
+    assert out['times'][0] < out['times'][-1] / 2
+
+
+def test_migrated_workflow_runs_through_litellm_with_the_same_answer(host, fresh_standin):
+    wf = workflow(host, 'LLM webhook')
+    ask = node(wf, 'Ask Ollama')
+    assert ask['parameters']['url'] == 'http://llama-litellm:4000/v1/chat/completions'
+    assert node(wf, 'Ask Ollama', published=True)['parameters']['url'] == ask['parameters']['url']
+    assert master_key() not in json.dumps(wf)  # the key lives in an n8n credential, not in the workflow
+    assert 'httpHeaderAuth' in (ask.get('credentials') or {})
+    answer = trigger_webhook(host, 'llm-ask', {'prompt': 'hello from molecule'})
+    # The same answer as in phase 1 (test_phase1.py), now through LiteLLM's /api/chat call.
+    assert answer == {'answer': 'Stand-in answer to: hello from molecule'}
+    hits = [e for e in standin_requests(host, '/api/chat')
+            if (e.get('body') or {}).get('messages', [{}])[-1].get('content') == 'hello from molecule']
+    assert hits, 'LiteLLM did not call the stand-in'
+
+
+def test_unmigrated_api_calls_still_work(host, fresh_standin):
+    script = """
+      fetch('http://llama-nginx/api/generate', {method: 'POST', headers: {'Content-Type': 'application/json'},
+            body: JSON.stringify({model: 'llama3', prompt: 'still phase 1', stream: false})})
+        .then(async r => { console.log(JSON.stringify({status: r.status, body: await r.json()})); })
+        .catch(e => { console.error(e); process.exit(1); });
+    """
+    res = node_in_n8n(host, script)
+    assert res.rc == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out['status'] == 200 and out['body']['response'] == 'Stand-in answer to: still phase 1'
+
+
+def test_internal_v1_route_reaches_litellm(host, fresh_standin):
+    script = """
+      fetch('http://llama-nginx/v1/chat/completions', {method: 'POST',
+            headers: {'Content-Type': 'application/json', 'Authorization': 'Bearer %s'},
+            body: JSON.stringify({model: 'llama3', messages: [{role: 'user', content: 'via v1'}]})})
+        .then(async r => { console.log(JSON.stringify({status: r.status, body: await r.json()})); })
+        .catch(e => { console.error(e); process.exit(1); });
+    """ % master_key()
+    res = node_in_n8n(host, script)
+    assert res.rc == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out['status'] == 200 and out['body']['choices'][0]['message']['content'] == 'Stand-in answer to: via v1'
+
+
+def test_one_of_two_backends_stopped(host, fresh_standin):
+    host.check_output('docker stop -t 1 llm-gateway-molecule-standin2')
+    try:
+        time.sleep(12)  # LiteLLM's background health check (every 5 s) takes it out of rotation
+        statuses = [chat(host, 'backend %d' % i, key=master_key())[0] for i in range(20)]
+        assert statuses == ['200'] * 20, statuses
+    finally:
+        host.check_output('docker start llm-gateway-molecule-standin2')
+
+
+def test_litellm_recreated_nginx_follows_without_restart(host):
+    started = host.check_output("docker inspect -f '{{.State.StartedAt}}' llama-nginx")
+    old_ip = host.check_output("docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' llama-litellm")
+    # Another container takes LiteLLM's address first, so the new LiteLLM gets a new one.
+    host.check_output('%s stop litellm' % COMPOSE)
+    host.check_output('%s rm -f litellm' % COMPOSE)
+    host.check_output('docker run -d --rm --name llm-gateway-molecule-squatter --network llama-network '
+                      '--ip %s llm-gateway-test/base:bookworm sleep 300' % old_ip)
+    try:
+        host.check_output('%s up -d --no-deps litellm' % COMPOSE)
+        new_ip = host.check_output(
+            "docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' llama-litellm")
+        assert new_ip != old_ip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if host.check_output("docker inspect -f '{{.State.Health.Status}}' llama-litellm") == 'healthy':
+                break
+            time.sleep(1)
+        ready = time.monotonic()
+        status = None
+        while time.monotonic() - ready < 10:
+            status, dummy = chat(host, 'after recreate', key=master_key())
+            if status == '200':
+                break
+            time.sleep(0.5)
+        assert status == '200'
+        assert time.monotonic() - ready < 10
+    finally:
+        host.run('docker rm -f llm-gateway-molecule-squatter')
+    assert host.check_output("docker inspect -f '{{.State.StartedAt}}' llama-nginx") == started
+
+
+def test_rollback_brings_phase_1_back(host):
+    rc, out = run_playbook('rollback.yml')
+    assert rc == 0, out[-4000:]
+    assert host.run('docker inspect llama-litellm').rc != 0
+    assert not host.file(ROOT + '/litellm').exists and not host.file(ROOT + '/env/litellm.env').exists
+    conf = host.file(ROOT + '/nginx/conf.d/llm-gateway.conf').content_string
+    assert 'location /v1/' not in conf and 'llama-litellm' not in conf
+    ask = node(workflow(host, 'LLM webhook'), 'Ask Ollama')
+    assert ask['parameters']['url'] == 'http://llama-nginx/api/generate'
+    assert 'credentials' not in ask or 'httpHeaderAuth' not in ask['credentials']
+
+
+def test_phase_1_tests_pass_again_after_rollback():
+    tests = os.path.join(PROJECT, 'molecule', 'phase1', 'tests', 'test_phase1.py')
+    proc = subprocess.run([sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-q',
+                           '--hosts=ansible://llm-gateway-default',
+                           '--ansible-inventory=%s' % os.environ['MOLECULE_INVENTORY_FILE'], tests],
+                          capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
