@@ -27,10 +27,13 @@ Terms:
   literal text at the start, or at the start of a JavaScript string literal inside
   ``{{ }}``.
 
-Phase 2 hook: a rule's ``convert`` names a *converter* from ``CONVERTERS``. After a
-node's URL was rewritten by that rule, the converter gets the rewritten node (a copy)
-and returns further parameter changes, e.g. a request body converted to another API's
-shape, and skipped entries. Only ``none`` (no conversion) exists today.
+Phase 2 hook: a rule's ``convert`` names a *converter* from ``CONVERTERS``. A converter is
+either a callable (node level: after a node's URL was rewritten by that rule, it gets the
+rewritten node, a copy, and returns further parameter changes and skipped entries) or an
+object with ``convert_workflow(entries, connections, context)`` (workflow level: it sees every
+node of the workflow at once, so it can also change the nodes that read the converted node's
+answer, or leave a node completely untouched, URL included). ``none`` means no conversion;
+``openai_chat`` (Ollama to OpenAI chat completions) lives in ``_n8n_openai``.
 """
 
 from __future__ import annotations
@@ -93,10 +96,14 @@ class ExpressionError(ValueError):
     """An n8n expression could not be parsed safely."""
 
 
-# name -> callable(node, change) -> (changes, skipped), or None for no conversion.
-# A converter receives the node (a copy, with the URL already rewritten) and the URL change;
-# it may modify node['parameters'] in place and must return the changes it made as
-# Change objects plus skipped entries (dicts with parameter, kind, reason).
+# name -> converter, or None for no conversion.
+# A node-level converter is a callable(node, change) -> (changes, skipped): it receives the node
+# (a copy, with the URL already rewritten) and the URL change; it may modify node['parameters'] in
+# place and must return the changes it made as Change objects plus skipped entries (dicts with
+# parameter, kind, reason).
+# A workflow-level converter is an object with convert_workflow(entries, connections, context)
+# -> [conversion dicts]; it gets the NodeEntry list of a workflow (see plan_nodes) and updates
+# the entries in place. It may also have validate_rule(rule), which raises RuleError.
 CONVERTERS = {'none': None}
 
 
@@ -180,12 +187,15 @@ class Rule(object):
                 known = int(name) <= self.pattern.groups if name.isdigit() else name in self.pattern.groupindex
                 if not known:
                     raise RuleError('%s: to refers to the group %s, which the pattern lacks' % (label, name))
-            return
-        if not is_http_url(self.source):
-            raise RuleError('%s: from must be an http:// or https:// URL with a host (or set regex: true), '
-                            'got %r' % (label, mask_url(self.source)))
-        self.origin = origin_of(self.source)
-        self._host_len = _authority_end(self.source)
+        else:
+            if not is_http_url(self.source):
+                raise RuleError('%s: from must be an http:// or https:// URL with a host (or set regex: true), '
+                                'got %r' % (label, mask_url(self.source)))
+            self.origin = origin_of(self.source)
+            self._host_len = _authority_end(self.source)
+        validate = getattr(CONVERTERS[self.convert], 'validate_rule', None)
+        if validate is not None:
+            validate(self)
 
     def describe(self):
         return self.source
@@ -380,6 +390,14 @@ def _scan_code(text, i, literals, nesting, closer):
             depth -= 1
         i += 1
     raise ExpressionError('unterminated {{ }}' if closer == '}}' else 'unterminated ${ }')
+
+
+def scan_expression_end(text, start):
+    """Index of the ``}}`` that closes the ``{{`` just before ``start``; raises ExpressionError.
+
+    JavaScript strings, template literals and braces inside are skipped, as for URLs.
+    """
+    return _scan_code(text, start, [], 0, closer='}}')
 
 
 def expression_literals(body):
@@ -627,7 +645,7 @@ def rewrite_node(node, rules):
             new_node['parameters']['url'] = new_url
             changes.append(Change(name, url_path, url, new_url, url_rule))
             converter = CONVERTERS.get(url_rule.convert)
-            if converter is not None:
+            if converter is not None and not hasattr(converter, 'convert_workflow'):
                 more, more_skipped = converter(new_node, changes[-1])
                 changes.extend(more)
                 skipped.extend(dict(entry, node=name) for entry in more_skipped)
@@ -659,17 +677,74 @@ def rewrite_node(node, rules):
     return new_node, changes, skipped
 
 
-def rewrite_nodes(nodes, rules):
-    """Plan a node list: ``(new_nodes_or_None, changes, skipped)``."""
-    new_nodes = []
-    changes = []
-    skipped = []
-    for node in nodes if isinstance(nodes, list) else []:
+URL_PATH = ('parameters', 'url')
+
+
+class NodeEntry(object):
+    """One node of a workflow being planned: the node as listed, its rewritten copy (None while
+    unchanged), its changes and its skipped entries. Workflow-level converters update these."""
+
+    def __init__(self, index, node, new_node, changes, skipped):
+        self.index = index
+        self.node = node
+        self.new_node = new_node
+        self.changes = changes
+        self.skipped = skipped
+
+    @property
+    def name(self):
+        return self.node.get('name') if isinstance(self.node, dict) else None
+
+    @property
+    def url_change(self):
+        for change in self.changes:
+            if change.path == URL_PATH:
+                return change
+        return None
+
+    @property
+    def current(self):
+        """The node as it would be written."""
+        return self.new_node if self.new_node is not None else self.node
+
+
+class NodesPlan(object):
+    """What rewriting a node list gives: new nodes (None when nothing changes), changes,
+    skipped entries and the conversions made by workflow-level converters."""
+
+    def __init__(self, new_nodes, changes, skipped, conversions):
+        self.new_nodes = new_nodes
+        self.changes = changes
+        self.skipped = skipped
+        self.conversions = conversions
+
+
+def plan_nodes(nodes, rules, connections=None, context=None):
+    """Plan a node list (with the workflow's connections, for workflow-level converters)."""
+    entries = []
+    for index, node in enumerate(nodes if isinstance(nodes, list) else []):
         new_node, node_changes, node_skipped = rewrite_node(node, rules)
-        new_nodes.append(new_node if new_node is not None else node)
-        changes.extend(node_changes)
-        skipped.extend(node_skipped)
-    return (new_nodes if changes else None), changes, skipped
+        entries.append(NodeEntry(index, node, new_node, node_changes, node_skipped))
+    conversions = []
+    used = []
+    for entry in entries:
+        change = entry.url_change
+        rule = change.rule if change is not None else None
+        converter = CONVERTERS.get(rule.convert) if rule is not None else None
+        if converter is not None and hasattr(converter, 'convert_workflow') and converter not in used:
+            used.append(converter)
+            conversions.extend(converter.convert_workflow(
+                entries, connections if isinstance(connections, dict) else {}, context))
+    changes = [change for entry in entries for change in entry.changes]
+    skipped = [entry_skip for entry in entries for entry_skip in entry.skipped]
+    new_nodes = [entry.current for entry in entries]
+    return NodesPlan(new_nodes if changes else None, changes, skipped, conversions)
+
+
+def rewrite_nodes(nodes, rules, connections=None, context=None):
+    """Plan a node list: ``(new_nodes_or_None, changes, skipped)``."""
+    plan = plan_nodes(nodes, rules, connections, context)
+    return plan.new_nodes, plan.changes, plan.skipped
 
 
 def unsupported_node_keys(nodes):
@@ -713,6 +788,7 @@ class WorkflowPlan(object):
         self.changes = []
         self.published_changes = []
         self.skipped = []
+        self.conversions = []
 
     @property
     def changed_nodes(self):
@@ -727,14 +803,19 @@ class WorkflowPlan(object):
                 'kind': kind, 'reason': reason}
 
 
-def plan_workflow(workflow, rules, publish_drafts=False):
-    """Decide, from a listed workflow alone, what to write."""
+def plan_workflow(workflow, rules, publish_drafts=False, context=None):
+    """Decide, from a listed workflow alone, what to write.
+
+    ``context`` is handed to workflow-level converters (see CONVERTERS).
+    """
     plan = WorkflowPlan(workflow)
-    new_nodes, changes, skipped = rewrite_nodes(workflow.get('nodes'), rules)
+    nodes_plan = plan_nodes(workflow.get('nodes'), rules, workflow.get('connections'), context)
+    new_nodes, changes, skipped = nodes_plan.new_nodes, nodes_plan.changes, nodes_plan.skipped
     published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else {}
     published_changes = []
     if plan.draft:
-        dummy, published_changes, published_skipped = rewrite_nodes(published.get('nodes'), rules)
+        dummy, published_changes, published_skipped = rewrite_nodes(published.get('nodes'), rules,
+                                                                    published.get('connections'), context)
         seen = set((s['node'], s['parameter'], s['kind']) for s in skipped)
         skipped.extend(s for s in published_skipped if (s['node'], s['parameter'], s['kind']) not in seen)
     plan.changes = changes
@@ -769,6 +850,8 @@ def plan_workflow(workflow, rules, publish_drafts=False):
             % (workflow.get('versionId'), workflow.get('activeVersionId'))))
         return plan
     plan.action = 'put' if changes else 'publish'
+    if changes:
+        plan.conversions = [dict(conversion, id=plan.id, name=plan.name) for conversion in nodes_plan.conversions]
     return plan
 
 
