@@ -64,6 +64,20 @@ def node_in_n8n(host, script):
     return host.run('%s exec -T n8n node -e %s' % (COMPOSE, shlex.quote(script)))
 
 
+def post_from_n8n(host, url, payload, headers=None):
+    """POST JSON from inside the n8n container, as a workflow would; returns (status, JSON answer)."""
+    script = """
+      fetch(%s, {method: 'POST', headers: %s, body: %s})
+        .then(async r => { console.log(JSON.stringify({status: r.status, body: await r.json()})); })
+        .catch(e => { console.error(e); process.exit(1); });
+    """ % (json.dumps(url), json.dumps(dict({'Content-Type': 'application/json'}, **(headers or {}))),
+           json.dumps(json.dumps(payload)))
+    res = node_in_n8n(host, script)
+    assert res.rc == 0, res.stderr
+    out = json.loads(res.stdout)
+    return out['status'], out['body']
+
+
 def trigger_webhook(host, path, payload):
     out = host.check_output(
         "curl -sf -X POST -H 'Host: webhooks.%s' -H 'Content-Type: application/json' -d '%s' http://%s/webhook/%s"

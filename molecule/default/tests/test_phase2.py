@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, node, node_in_n8n, run_playbook, secret, standin,
+    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, node, post_from_n8n, run_playbook, secret, standin,
     standin_requests, trigger_webhook, workflow,
 )
 
@@ -151,30 +151,16 @@ def test_migrated_workflow_runs_through_litellm_with_the_same_answer(host, fresh
 
 
 def test_unmigrated_api_calls_still_work(host, fresh_standin):
-    script = """
-      fetch('http://llama-nginx/api/generate', {method: 'POST', headers: {'Content-Type': 'application/json'},
-            body: JSON.stringify({model: 'llama3', prompt: 'still phase 1', stream: false})})
-        .then(async r => { console.log(JSON.stringify({status: r.status, body: await r.json()})); })
-        .catch(e => { console.error(e); process.exit(1); });
-    """
-    res = node_in_n8n(host, script)
-    assert res.rc == 0, res.stderr
-    out = json.loads(res.stdout)
-    assert out['status'] == 200 and out['body']['response'] == 'Stand-in answer to: still phase 1'
+    status, body = post_from_n8n(host, 'http://llama-nginx/api/generate',
+                                 {'model': 'llama3', 'prompt': 'still phase 1', 'stream': False})
+    assert status == 200 and body['response'] == 'Stand-in answer to: still phase 1'
 
 
 def test_internal_v1_route_reaches_litellm(host, fresh_standin):
-    script = """
-      fetch('http://llama-nginx/v1/chat/completions', {method: 'POST',
-            headers: {'Content-Type': 'application/json', 'Authorization': 'Bearer %s'},
-            body: JSON.stringify({model: 'llama3', messages: [{role: 'user', content: 'via v1'}]})})
-        .then(async r => { console.log(JSON.stringify({status: r.status, body: await r.json()})); })
-        .catch(e => { console.error(e); process.exit(1); });
-    """ % master_key()
-    res = node_in_n8n(host, script)
-    assert res.rc == 0, res.stderr
-    out = json.loads(res.stdout)
-    assert out['status'] == 200 and out['body']['choices'][0]['message']['content'] == 'Stand-in answer to: via v1'
+    status, body = post_from_n8n(host, 'http://llama-nginx/v1/chat/completions',
+                                 {'model': 'llama3', 'messages': [{'role': 'user', 'content': 'via v1'}]},
+                                 {'Authorization': 'Bearer %s' % master_key()})
+    assert status == 200 and body['choices'][0]['message']['content'] == 'Stand-in answer to: via v1'
 
 
 def test_one_of_two_backends_stopped(host, fresh_standin):

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, NGINX, ROOT, http_status, n8n, node, node_in_n8n, run_playbook, secret, standin,
+    COMPOSE, NGINX, ROOT, http_status, n8n, node, node_in_n8n, post_from_n8n, run_playbook, secret, standin,
     standin_requests, trigger_webhook, workflow,
 )
 
@@ -55,18 +55,11 @@ def test_services_are_healthy(host):
 
 
 def test_internal_route_from_inside_n8n(host, fresh_standin):
-    script = """
-      fetch('http://llama-nginx/api/generate', {method: 'POST', headers: {'Content-Type': 'application/json'},
-            body: JSON.stringify({model: 'llama3', prompt: 'ping from n8n', stream: false})})
-        .then(async r => { console.log(JSON.stringify({status: r.status, body: await r.json()})); })
-        .catch(e => { console.error(e); process.exit(1); });
-    """
-    res = node_in_n8n(host, script)
-    assert res.rc == 0, res.stderr
-    out = json.loads(res.stdout)
-    assert out['status'] == 200
-    assert out['body']['response'] == 'Stand-in answer to: ping from n8n'
-    assert out['body']['done'] is True
+    status, body = post_from_n8n(host, 'http://llama-nginx/api/generate',
+                                 {'model': 'llama3', 'prompt': 'ping from n8n', 'stream': False})
+    assert status == 200
+    assert body['response'] == 'Stand-in answer to: ping from n8n'
+    assert body['done'] is True
 
 
 def test_internal_route_streams(host, fresh_standin):
