@@ -30,6 +30,8 @@ SCOPES = {
     'update': 'workflow:update',
     'activate': 'workflow:activate',
     'deactivate': 'workflow:deactivate',
+    'list_credentials': 'credential:list',
+    'create_credential': 'credential:create',
 }
 
 
@@ -109,6 +111,34 @@ class N8nClient(object):
             seen.add(cursor)
         raise ApiError('GET %s/workflows' % API, 200, 'more than %d pages' % max_pages, kind='not_n8n')
 
+    def list_credentials(self, page_size=PAGE_SIZE, max_pages=MAX_PAGES):
+        """All credentials (id, name, type; the public API never returns their data)."""
+        cursor = None
+        seen = set()
+        for dummy in range(max_pages):
+            query = [('limit', page_size)]
+            if cursor:
+                query.append(('cursor', cursor))
+            page = self._json('GET', '%s/credentials?%s' % (API, urlencode(query)))
+            items = page.get('data')
+            if not isinstance(items, list):
+                raise ApiError('GET %s/credentials' % API, 200, 'the answer has no "data" list', kind='not_n8n')
+            for item in items:
+                if isinstance(item, dict) and item.get('id'):
+                    yield item
+            cursor = page.get('nextCursor')
+            if not cursor or not items:
+                return
+            if cursor in seen:
+                raise ApiError('GET %s/credentials' % API, 200, 'the listing repeats a page (cursor seen before)',
+                               kind='not_n8n')
+            seen.add(cursor)
+        raise ApiError('GET %s/credentials' % API, 200, 'more than %d pages' % max_pages, kind='not_n8n')
+
+    def create_credential(self, name, cred_type, data):
+        """Create a credential; the answer (id, name, type) carries no data."""
+        return self._json('POST', '%s/credentials' % API, payload={'name': name, 'type': cred_type, 'data': data})
+
     def _wf_path(self, workflow_id, suffix=''):
         return '%s/workflows/%s%s' % (API, quote(str(workflow_id), safe=''), suffix)
 
@@ -145,6 +175,10 @@ def explain(error, url):
     if error.status == 401:
         return ('n8n at %s refused the API key: %s answered HTTP 401. Check api_key (create one in n8n under '
                 'Settings > n8n API).' % (url, call))
+    if error.status == 403 and '/credentials' in call:
+        return ('n8n at %s answered HTTP 403 to %s: the API key lacks a scope this call needs (%s). Converting '
+                'to the OpenAI format with auth needs credential:list, and credential:create when the credential '
+                'does not exist yet.' % (url, call, _short_detail(error)))
     if error.status == 403:
         return ('n8n at %s answered HTTP 403 to %s: the API key lacks a scope this call needs (%s). Give the key '
                 'the scopes workflow:list, workflow:read, workflow:update, workflow:activate and '

@@ -851,7 +851,14 @@ def plan_workflow(workflow, rules, publish_drafts=False, context=None):
         return plan
     plan.action = 'put' if changes else 'publish'
     if changes:
-        plan.conversions = [dict(conversion, id=plan.id, name=plan.name) for conversion in nodes_plan.conversions]
+        pinned = workflow.get('pinData') if isinstance(workflow.get('pinData'), dict) else {}
+        for conversion in nodes_plan.conversions:
+            entry = dict(conversion, id=plan.id, name=plan.name)
+            if conversion.get('node') in pinned:
+                entry['notes'] = list(conversion.get('notes') or []) + [
+                    'the workflow pins data of this node in the old shape; runs from the editor use it (production '
+                    'runs do not), so unpin it or run the node again']
+            plan.conversions.append(entry)
     return plan
 
 

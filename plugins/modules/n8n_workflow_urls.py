@@ -42,6 +42,53 @@ description:
   - Fails before any write when n8n cannot be reached, refuses the key, or a rule is unusable. When a write
     fails midway, the result tells which workflows changed, which failed, which were not attempted, and where
     the backups are. A re-run is safe; it only writes what still needs it.
+  - >-
+    Phase 2 - with O(rewrites[].convert=openai_chat), a node whose URL the rule moves from Ollama's
+    C(/api/generate) or C(/api/chat) to an OpenAI-compatible C(.../chat/completions) (LiteLLM) is converted in
+    the same pass, so that it still works. Its JSON body is converted where its typeVersion keeps it -
+    C(bodyParametersJson) (text or object) or C(bodyParametersUi) for v1 and v2, C(jsonBody) or
+    C(bodyParameters) (key-value pairs) for v3 and v4. A body may be JSON text, JSON text with n8n expressions
+    inside strings or in place of values (C(={"prompt": "{{ $json.text }}"})), or one C(={{ }}) expression that
+    is only C(JSON.stringify) of a plain object literal, or the literal alone (see the examples), whose keys are
+    plain and whose values are literals, objects, arrays or expressions. Every value taken over is written back
+    exactly as it was, expressions included.
+  - >-
+    The mapping: C(prompt) becomes the last message, with role C(user), so the model is asked exactly what Ollama
+    was asked; C(system) becomes a first message with role C(system); chat C(messages) are kept (C(role),
+    C(content)); C(options.temperature), C(options.num_predict), C(options.top_p), C(options.stop) and
+    C(options.seed) become C(temperature), C(max_tokens), C(top_p), C(stop) and C(seed); C(format: json) becomes
+    C(response_format: {type: json_object}); C(model) goes through O(model_map); C(stream) is kept, and set to
+    C(false) when the body had none (n8n needs one JSON answer). Server-side settings are dropped, with a note in
+    RV(conversions) - C(keep_alive) and the options C(num_ctx), C(num_batch), C(num_gpu), C(main_gpu),
+    C(num_thread), C(use_mmap), C(use_mlock), C(numa), C(low_vram); C(num_predict) below 0 (no limit) sends no
+    C(max_tokens).
+  - >-
+    The reads of the answer are rewritten too - in the nodes directly after the converted node (its main
+    outputs), C($json.response) (also C($json["response"]), C($input.item.json.response), C(items[0].json.response))
+    becomes C($json.choices[0].message.content), and for a chat node C($json.message.content) likewise; anywhere
+    in the workflow, the same reads through the node's name (C($node["Ask Ollama"].json.response), and likewise
+    through C($) or C($items) called with the name, with C(.item), C(.first), C(.last) or C(.all)). C(done_reason),
+    C(prompt_eval_count) and C(eval_count) become C(choices[0].finish_reason), C(usage.prompt_tokens) and
+    C(usage.completion_tokens). JavaScript is only looked at inside C({{ }}) and in Code nodes' code.
+  - >-
+    A node is converted completely or not at all, and a workflow is written once. A node that cannot be converted
+    exactly is left untouched, URL included, as are the nodes that read its answer, and is listed in
+    RV(skipped_items) (kind V(not_converted)) with the reason. Among the reasons - a body with images; a raw,
+    form or binary body; no body; a method other than POST; JavaScript beyond a plain object literal (dynamic
+    body); a body that is not a JSON object; fields without an OpenAI counterpart (C(template), C(raw),
+    C(context), C(suffix), C(tools), C(think)); other options (C(top_k), C(repeat_penalty), ...); C(format) other
+    than C(json); C(stream: true) (n8n got Ollama's lines, LiteLLM would send events); an expression where a
+    C(system) text, the C(options) or the C(messages) must be; key-value pairs that mix text and expressions;
+    a model missing from a non-empty O(model_map); the node's answer read as text, file or full response; a tool
+    node (read by an AI agent); a read of the answer that cannot be rewritten (a field with no counterpart such as
+    C($json.done) or C($json.context), the whole answer, Python code, a reader that also gets items from
+    elsewhere, a reader left untouched itself).
+  - >-
+    With O(auth), the converted nodes authenticate with an n8n Header Auth credential that the module creates
+    through the API (or reuses, by name and type), so that no key is ever written into a workflow, a result, a
+    diff or a message. v3 and v4 nodes get C(authentication=genericCredentialType) and
+    C(genericAuthType=httpHeaderAuth), v2 likewise, v1 C(authentication=headerAuth); the authentication a node had
+    before is replaced (and noted in RV(conversions)).
 author:
   - llm_gateway developers (@local-ai)
 extends_documentation_fragment:
@@ -94,11 +141,48 @@ options:
       convert:
         description:
           - Conversion of the request of nodes whose URL this rule rewrote, done in the same pass.
-          - V(none) changes only the URL. Request-body conversions (for example to an OpenAI-compatible chat
-            request) are planned for a later version.
+          - V(none) changes only the URL.
+          - V(openai_chat) converts Ollama requests to OpenAI chat completions (see the description above). C(from)
+            must then be an Ollama C(/api/generate) or C(/api/chat) URL and C(to) a C(.../chat/completions) URL.
         type: str
-        choices: [none]
+        choices: [none, openai_chat]
         default: none
+  model_map:
+    description:
+      - With O(rewrites[].convert=openai_chat), the model name to send to LiteLLM for each Ollama model name,
+        for example C(llama3) to C(llama3-chat). V(llama3) and V(llama3:latest) are the same model.
+      - When empty, every node keeps its model name as it is.
+      - When not empty, a node whose model is not in the map, or is computed at run time, is not converted
+        (and is listed in RV(skipped_items)), because LiteLLM would answer with an unknown model error.
+    type: dict
+    default: {}
+  auth:
+    description:
+      - With O(rewrites[].convert=openai_chat), the n8n credential of type C(httpHeaderAuth) that converted nodes
+        authenticate with (the LiteLLM key). Without it, the nodes' authentication is left as it is.
+      - The credential is looked up by name and type, and created only when n8n has none (a second run makes no
+        C(POST)); in check mode its creation is reported, not done. It is created after the backups, before the
+        first workflow is written, and only when a node is converted.
+      - An existing credential is never changed (the public API cannot read it to compare). To change the key,
+        edit the credential in n8n, or delete it so that the next run creates it.
+    type: dict
+    suboptions:
+      credential_name:
+        description:
+          - The credential's name in n8n, for example V(LiteLLM). Several C(httpHeaderAuth) credentials with this
+            name fail the task before any write.
+        type: str
+        required: true
+      header:
+        description:
+          - The header the credential sends.
+        type: str
+        default: Authorization
+      value:
+        description:
+          - The header's value, for example V(Bearer sk-...). Only used to create the credential; needed when n8n has
+            no credential of that name yet.
+        type: str
   workflow_ids:
     description:
       - Only these workflows. An id that n8n does not have fails the task before any write.
@@ -152,6 +236,8 @@ options:
         active workflow with unpublished edits gets back both its draft and the published version (it is
         deactivated for a moment in between). O(workflow_ids) narrows what is restored.
       - Before a workflow is restored, its current JSON is saved as a new backup (see O(write_backups)).
+      - Converted workflows come back exactly as well (URL, body, authentication, and the nodes that read the
+        answer). A credential the run created stays in n8n; delete it there if it is no longer wanted.
     type: path
   restore_static_data:
     description:
@@ -164,13 +250,23 @@ notes:
   - 'Scopes of the API key (n8n enforces them from 2.x on): V(workflow:list) and V(workflow:read) always,
     V(workflow:update) to write, V(workflow:activate) to write active workflows (n8n republishes them) and to
     restore active ones, V(workflow:deactivate) to restore inactive ones. Tags are read from the listing; no
-    tag scope is needed.'
+    tag scope is needed. With O(auth), also V(credential:list), and V(credential:create) when the credential
+    does not exist yet.'
   - Calls made, by method - C(GET /api/v1/workflows) once per 250 workflows; per written workflow one C(PUT)
     (or, when only the published version needs it, one C(POST .../activate)), plus one C(GET) to confirm an
-    active workflow is still published. O(state=restored) reads each backed-up workflow once.
+    active workflow is still published. O(state=restored) reads each backed-up workflow once. With O(auth) and a
+    node to convert, C(GET /api/v1/credentials) once per 250 credentials, and one C(POST) when the credential is
+    created.
   - n8n has no optimistic locking on the public API. An edit made in the n8n editor between the listing and the
     write is overwritten; the backup holds the listed state.
   - Credentials are reported, not changed. Change an Ollama or OpenAI credential's base URL in n8n.
+  - The credential is created in the personal project of the API key's owner. Workflows in other projects (n8n
+    Enterprise) need it shared with them in n8n.
+  - 'O(rewrites[].convert=openai_chat) does not follow an answer further than the nodes directly after the
+    converted node (and reads by name): a node that hands the whole answer on unchanged (a Code node returning
+    its input, a No Op) lets nodes behind it see the new shape. Where the whole answer leaves the workflow
+    (a Respond to Webhook node sending the incoming item, or a webhook answering with the last node), the
+    conversion is done and a note in RV(conversions) says that callers now get an OpenAI chat completion.'
   - Uses C(fetch_url), so no Python library is needed on the host the task runs on.
 seealso:
   - name: n8n public API
@@ -225,6 +321,39 @@ EXAMPLES = r'''
         to: 'http://llama-nginx-\1/api/'
         regex: true
 
+- name: Phase 2 - workflows call LiteLLM in the OpenAI format, with the key in an n8n credential
+  local_ai.llm_gateway.n8n_workflow_urls:
+    url: http://127.0.0.1:5678
+    api_key: "{{ n8n_api_key }}"
+    rewrites:
+      - from: http://llama-nginx/api/generate
+        to: http://llama-litellm:4000/v1/chat/completions
+        convert: openai_chat
+      - from: http://llama-nginx/api/chat
+        to: http://llama-litellm:4000/v1/chat/completions
+        convert: openai_chat
+      - from: https://llm.example.com/api/generate
+        to: http://llama-litellm:4000/v1/chat/completions
+        convert: openai_chat
+    # A node's body, for example
+    #   ={{ JSON.stringify({model: "llama3", prompt: $json.body.prompt, stream: false}) }}
+    # becomes
+    #   ={{ JSON.stringify({model: "llama3", messages: [{role: "user", content: $json.body.prompt}], stream: false}) }}
+    # and a Set node after it that reads {{ $json.response }} then reads {{ $json.choices[0].message.content }}.
+    model_map:
+      llama3: llama3
+      qwen2.5:7b: qwen
+    auth:
+      credential_name: LiteLLM
+      value: "Bearer {{ litellm_master_key }}"
+  register: phase2
+
+- name: Show what was converted, with notes, and what was left on Ollama (and why)
+  ansible.builtin.debug:
+    msg:
+      converted: "{{ phase2.conversions }}"
+      left_alone: "{{ phase2.skipped_items | selectattr('kind', 'equalto', 'not_converted') | list }}"
+
 - name: Put the workflows of that run back
   local_ai.llm_gateway.n8n_workflow_urls:
     url: http://127.0.0.1:5678
@@ -274,7 +403,8 @@ skipped_items:
       n8n's public API rejects on PUT), V(expression) (an expression that cannot be rewritten safely),
       V(not_rewritable) (the old URL stands inside the URL, not at its start), V(dynamic_url) (the URL is computed
       at run time), V(mention) (anywhere else, such as a request body, a header, a Code node or a sticky note),
-      V(credential) (a node uses an LLM credential whose base URL the public API cannot read).
+      V(credential) (a node uses an LLM credential whose base URL the public API cannot read), V(not_converted)
+      (O(rewrites[].convert=openai_chat) could not convert the node exactly; it is left untouched, URL included).
   returned: always
   type: list
   elements: dict
@@ -366,6 +496,49 @@ api_calls:
   returned: always
   type: dict
   sample: {GET: 2, PUT: 3}
+conversions:
+  description:
+    - With O(rewrites[].convert=openai_chat), the nodes converted (or, in check mode, that would be) in the
+      workflows of RV(changed_workflows), with the reads of their answers that were rewritten.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+    name:
+      description: Workflow name.
+      type: str
+    node:
+      description: The converted node.
+      type: str
+    endpoint:
+      description: The Ollama endpoint it called, V(generate) or V(chat).
+      type: str
+    model:
+      description: The model before and after O(model_map) (an expression's text when computed at run time).
+      type: dict
+    notes:
+      description: What changed in meaning or was dropped, for example a dropped C(options.num_ctx).
+      type: list
+      elements: str
+    downstream:
+      description: Each read of the answer that was rewritten - C(node), C(parameter), C(before), C(after).
+      type: list
+      elements: dict
+  sample: [{id: kI7qCjF40krWxpzW, name: LLM webhook, node: Ask Ollama, endpoint: generate,
+            model: {before: llama3, after: llama3}, notes: [],
+            downstream: [{node: Format, parameter: 'parameters.assignments.assignments[0].value',
+                          before: $json.response, after: '$json.choices[0].message.content'}]}]
+credential:
+  description:
+    - With O(auth), the credential attached to the converted nodes - C(id), C(name), C(type) and C(action)
+      (V(reused), V(created), or in check mode V(create) with C(id) null). Null when no node needed it.
+    - Its value is never returned.
+  returned: always
+  type: dict
+  sample: {id: 4fGhJ2kLm9NpQr7s, name: LiteLLM, type: httpHeaderAuth, action: created}
 '''
 
 import concurrent.futures
@@ -381,6 +554,9 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite 
     READ_ONLY_NODE_KEYS, RuleError, build_rules, canonical, diff_entry, has_unpublished_draft, is_active,
     mask_url, path_text, plan_workflow, put_body, restore_body, rewrite_nodes,
 )
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
+    HEADER_AUTH, NAME as OPENAI_CHAT, Context, apply_credential, validate_model_map,
+)
 
 MAX_PARALLEL = 32
 
@@ -393,7 +569,13 @@ def argument_spec():
             'from': dict(type='str', required=True),
             'to': dict(type='str', required=True),
             'regex': dict(type='bool', default=False),
-            'convert': dict(type='str', choices=['none'], default='none'),
+            'convert': dict(type='str', choices=['none', 'openai_chat'], default='none'),
+        }),
+        model_map=dict(type='dict', default={}),
+        auth=dict(type='dict', options={
+            'credential_name': dict(type='str', required=True),
+            'header': dict(type='str', default='Authorization'),
+            'value': dict(type='str', no_log=True),
         }),
         workflow_ids=dict(type='list', elements='str', default=[]),
         names=dict(type='list', elements='str', default=[]),
@@ -433,9 +615,11 @@ class Runner(object):
         self.client = N8nClient(module, self.url, module.params['api_key'], timeout=module.params['timeout'],
                                 retries=module.params['retries'], delay=module.params['delay'])
         self.result = dict(changed=False, changed_workflows=[], skipped_items=[], failed_workflows=[],
-                           pending_workflows=[], backups=[], workflows_in_scope=0, api_calls={})
+                           pending_workflows=[], backups=[], workflows_in_scope=0, api_calls={}, conversions=[],
+                           credential=None)
         self.backup_of = {}
         self.abort = threading.Event()
+        self.context = None
 
     # -- results ---------------------------------------------------------------------------
     def fail(self, msg, **extra):
@@ -455,10 +639,14 @@ class Runner(object):
             if self.result.get('backup_folder'):
                 msg += (' Backups are in %s (state: restored, backup: that folder, puts them back); a re-run only '
                         'writes what still needs it.' % self.result['backup_folder'])
-            self.result['changed'] = bool(self.result['changed_workflows']) or any(
+            self.result['changed'] = bool(self.result['changed_workflows']) or self.created_credential or any(
                 f.get('saved') or f.get('active_before') != f.get('active_after') for f in failed)
             self.module.fail_json(msg=msg, **self.result)
         self.module.exit_json(**self.result)
+
+    @property
+    def created_credential(self):
+        return bool(self.result.get('credential')) and self.result['credential'].get('action') == 'created'
 
     # -- backups ---------------------------------------------------------------------------
     def write_backups(self, workflows):
@@ -522,12 +710,13 @@ class Runner(object):
 # ------------------------------------------------------------------------------------------
 # state: present
 
-def pending_rewrites(workflow, rules):
-    """Old URLs left in a workflow's draft and, when active, its published version."""
-    dummy, changes, dummy2 = rewrite_nodes(workflow.get('nodes'), rules)
+def pending_rewrites(workflow, rules, context=None):
+    """Old URLs left in a workflow's draft and, when active, its published version (nodes whose conversion
+    is refused do not count: they are meant to keep their URL)."""
+    dummy, changes, dummy2 = rewrite_nodes(workflow.get('nodes'), rules, workflow.get('connections'), context)
     published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else None
     if is_active(workflow) and published is not None:
-        dummy, more, dummy2 = rewrite_nodes(published.get('nodes'), rules)
+        dummy, more, dummy2 = rewrite_nodes(published.get('nodes'), rules, published.get('connections'), context)
         changes = changes + more
     return changes
 
@@ -545,7 +734,7 @@ def write_plan(runner, plan, rules, entry):
         current = runner.read_back(plan.id)
         if current is None:
             return runner.failure(entry, explain(exc, runner.url), None, None)
-        saved = not rewrite_nodes(current.get('nodes'), rules)[1]
+        saved = not rewrite_nodes(current.get('nodes'), rules, current.get('connections'), runner.context)[1]
         active_after = is_active(current)
         error = explain(exc, runner.url)
         if saved and plan.active and active_after and exc.status == 403:
@@ -566,7 +755,7 @@ def write_plan(runner, plan, rules, entry):
                 runner.abort.set()
             return runner.failure(entry, 'saved (the PUT answered 200), but reading it back to confirm that it is '
                                          'still active failed: %s' % explain(exc, runner.url), True, None)
-    left = pending_rewrites(current, rules)
+    left = pending_rewrites(current, rules, runner.context)
     active_after = is_active(current)
     if plan.active and not active_after:
         return runner.failure(entry, 'saved, but the workflow is no longer active (n8n did not republish it); '
@@ -580,12 +769,87 @@ def write_plan(runner, plan, rules, entry):
     return None
 
 
+def conversion_context(module, rules):
+    """The context of the openai_chat conversion, or None when no rule converts."""
+    params = module.params
+    converting = any(rule.convert == OPENAI_CHAT for rule in rules)
+    if not converting:
+        if params['model_map'] or params['auth']:
+            module.warn('model_map and auth are only used by rules with convert: %s; no rule has it.' % OPENAI_CHAT)
+        return None
+    problem = validate_model_map(params['model_map'])
+    if problem:
+        module.fail_json(msg=problem)
+    auth = params['auth'] or {}
+    if auth:
+        if not (auth.get('credential_name') or '').strip():
+            module.fail_json(msg='auth.credential_name must not be empty')
+        if not (auth.get('header') or '').strip():
+            module.fail_json(msg='auth.header must not be empty')
+        if auth.get('value') is not None and not auth['value'].strip():
+            module.fail_json(msg='auth.value must not be empty (leave it out to use an existing credential)')
+    return Context(params['model_map'], auth.get('credential_name'), auth.get('header'))
+
+
+def find_credential(runner, name):
+    """The Header Auth credential named ``name``, or None; fails when several carry the name."""
+    runner.result['changed'] = False     # until something is written: any failure here writes nothing
+    try:
+        found = [c for c in runner.client.list_credentials() if c.get('type') == HEADER_AUTH and c.get('name') == name]
+    except ApiError as exc:
+        runner.fail('Cannot look up the n8n credential %r: %s Nothing was written.' % (name, explain(exc, runner.url)),
+                    status=exc.status)
+    if len(found) > 1:
+        runner.fail('n8n has %d %s credentials named %r (ids %s); rename or delete all but one. Nothing was written.'
+                    % (len(found), HEADER_AUTH, name, ', '.join(sorted(c['id'] for c in found))))
+    return found[0] if found else None
+
+
+def resolve_credential(module, runner, plans):
+    """Look up the credential the converted nodes need (a GET); returns what still has to be created."""
+    auth = module.params['auth']
+    if not auth or not any(plan.conversions for plan in plans if plan.action == 'put'):
+        return None
+    name = auth['credential_name']
+    existing = find_credential(runner, name)
+    if existing is not None:
+        ref = {'id': existing['id'], 'name': existing['name']}
+        runner.result['credential'] = {'id': existing['id'], 'name': name, 'type': HEADER_AUTH, 'action': 'reused'}
+        for plan in plans:
+            apply_credential(plan.new_nodes, plan.changes, ref)
+        return None
+    if auth.get('value') is None:
+        runner.fail('n8n has no %s credential named %r, and auth.value is not set to create it. Nothing was '
+                    'written.' % (HEADER_AUTH, name))
+    runner.result['credential'] = {'id': None, 'name': name, 'type': HEADER_AUTH, 'action': 'create'}
+    return name
+
+
+def create_credential(module, runner, plans, name):
+    """Create the credential (after the backups, before the first workflow is written)."""
+    auth = module.params['auth']
+    runner.result['changed'] = False     # nothing is written to n8n before the credential exists
+    try:
+        created = runner.client.create_credential(name, HEADER_AUTH, {'name': auth['header'], 'value': auth['value']})
+    except ApiError as exc:
+        runner.fail('Cannot create the n8n credential %r: %s No workflow was written.'
+                    % (name, explain(exc, runner.url)), status=exc.status)
+    if not created.get('id'):
+        runner.fail('n8n created the credential %r but did not say its id. No workflow was written.' % name)
+    ref = {'id': created['id'], 'name': created.get('name') or name}
+    runner.result['credential'] = {'id': ref['id'], 'name': ref['name'], 'type': HEADER_AUTH, 'action': 'created'}
+    runner.result['changed'] = True
+    for plan in plans:
+        apply_credential(plan.new_nodes, plan.changes, ref)
+
+
 def present(module, runner):
     params = module.params
     try:
         rules = build_rules(params['rewrites'])
     except RuleError as exc:
         runner.fail(str(exc))
+    runner.context = conversion_context(module, rules)
     try:
         workflows = list(runner.client.list_workflows(active_only=params['active_only']))
     except ApiError as exc:
@@ -603,10 +867,12 @@ def present(module, runner):
 
     plans = []
     for workflow in scoped:
-        plan = plan_workflow(workflow, rules, publish_drafts=params['publish_drafts'])
+        plan = plan_workflow(workflow, rules, publish_drafts=params['publish_drafts'], context=runner.context)
         runner.result['skipped_items'].extend(plan.skipped)
         if plan.action in ('put', 'publish'):
             plans.append(plan)
+            runner.result['conversions'].extend(plan.conversions)
+    to_create = resolve_credential(module, runner, plans)
     runner.result['changed'] = bool(plans)
     if module._diff:
         runner.result['diff'] = [diff_entry(plan) for plan in plans]
@@ -615,12 +881,18 @@ def present(module, runner):
         runner.finish()
 
     runner.write_backups([plan.workflow for plan in plans])
+    if to_create:
+        create_credential(module, runner, plans, to_create)
+        if module._diff:
+            runner.result['diff'] = [diff_entry(plan) for plan in plans]
     jobs = []
     for plan in plans:
         entry = entry_of(plan)
         jobs.append((entry, lambda plan=plan, entry=entry: write_plan(runner, plan, rules, entry)))
     runner.run_jobs(jobs)
-    runner.result['changed'] = bool(runner.result['changed_workflows'])
+    written = set(entry['id'] for entry in runner.result['changed_workflows'])
+    runner.result['conversions'] = [c for c in runner.result['conversions'] if c['id'] in written]
+    runner.result['changed'] = bool(runner.result['changed_workflows']) or runner.created_credential
     runner.finish()
 
 

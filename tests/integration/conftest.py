@@ -91,7 +91,10 @@ def run_module(name, args, check=False, diff=False, timeout=300):
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_STDOUT_CALLBACK='json',
                ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='0',
                ANSIBLE_INVENTORY_UNPARSED_WARNING='0', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-    cmd = ['ansible', 'localhost', '-c', 'local', '-m', 'local_ai.llm_gateway.' + name, '-a', json.dumps(args)]
+    # The ansible of the interpreter running the tests (venv/bin/python -m pytest works without the venv on PATH).
+    beside = os.path.join(os.path.dirname(sys.executable), 'ansible')
+    ansible = beside if os.access(beside, os.X_OK) else 'ansible'
+    cmd = [ansible, 'localhost', '-c', 'local', '-m', 'local_ai.llm_gateway.' + name, '-a', json.dumps(args)]
     if check:
         cmd.append('--check')
     if diff:

@@ -10,6 +10,7 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_rewrite as rw
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_openai
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
     Rule, RuleError, build_rules, expression_literals, plan_workflow, put_body, restore_body, rewrite_expression,
     rewrite_node, rewrite_url,
@@ -106,12 +107,19 @@ def test_regex_rule_with_groups():
     ({'from': '(a)', 'to': r'http://h\2', 'regex': True}, 'refers to the group 2'),
     ({'from': 'https://a.example/api', 'to': 'https://a.example/api/v2'}, 'would be matched by rewrites[0]'),
     ({'from': 'https://a.example', 'to': 'HTTPS://A.example'}, 'would be matched'),
-    ({'from': OLD, 'to': NEW, 'convert': 'openai_chat'}, 'convert must be one of none'),
+    ({'from': OLD, 'to': NEW, 'convert': 'anthropic'}, 'convert must be one of none, openai_chat'),
+    ({'from': OLD, 'to': NEW, 'convert': 'openai_chat'}, 'to must be an OpenAI chat completions URL'),
+    ({'from': 'https://llm.example.com', 'to': 'http://gw/v1/chat/completions', 'convert': 'openai_chat'},
+     'from must be an Ollama /api/generate or /api/chat URL'),
 ])
 def test_bad_rules(spec, message):
     with pytest.raises(RuleError) as caught:
         build_rules([spec])
     assert message in str(caught.value)
+
+
+def test_openai_chat_is_registered_by_its_module():
+    assert rw.CONVERTERS[_n8n_openai.NAME] is _n8n_openai.CONVERTER and 'none' in rw.CONVERTERS
 
 
 def test_rules_must_not_chain():
