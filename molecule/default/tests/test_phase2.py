@@ -22,6 +22,27 @@ from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
 )
 
 LLM = 'http://%s/v1/chat/completions' % NGINX
+STANDIN2 = 'llm-gateway-molecule-standin2'
+
+
+def standin2(host, method, path, payload=None):
+    """The second Ollama backend (a stand-in container on the stack's network)."""
+    ip = host.check_output("docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' %s" % STANDIN2)
+    cmd = "curl -sf -X %s 'http://%s:11434%s'" % (method, ip, path)
+    if payload is not None:
+        cmd += " -H 'Content-Type: application/json' -d '%s'" % json.dumps(payload)
+    return json.loads(host.check_output(cmd))
+
+
+def both_backends(host, method, path, payload=None):
+    """Call a test hook on both Ollama backends LiteLLM balances between."""
+    return [standin(host, method, path, payload), standin2(host, method, path, payload)]
+
+
+def backend_requests(host, path):
+    """Requests both backends received."""
+    second = [e for e in standin2(host, 'GET', '/_standin/requests?since=0')['requests'] if e.get('path') == path]
+    return standin_requests(host, path) + second
 
 
 def master_key():
@@ -40,9 +61,9 @@ def chat(host, prompt, key=None, stream=False, extra=''):
 
 @pytest.fixture
 def fresh_standin(host):
-    standin(host, 'POST', '/_standin/reset', {})
+    both_backends(host, 'POST', '/_standin/reset', {})
     yield
-    standin(host, 'POST', '/_standin/reset', {})
+    both_backends(host, 'POST', '/_standin/reset', {})
 
 
 def test_litellm_is_healthy_and_has_no_curl(host):
@@ -72,7 +93,7 @@ def test_no_key_is_refused_by_nginx(host, fresh_standin):
     status, text = chat(host, 'no key')
     assert status == '401'
     assert json.loads(text)['error']['message'].startswith('Authentication required')  # nginx's body, not LiteLLM's
-    assert standin_requests(host, '/api/chat') == []
+    assert backend_requests(host, '/api/chat') == []
 
 
 def test_health_maps_to_liveliness(host):
@@ -104,7 +125,7 @@ print(json.dumps(codes))
 def test_sse_streams_chunk_by_chunk(host, fresh_standin):
     chat(host, 'warm up', key=master_key(), stream=True)  # first request per worker is slow
     chat(host, 'warm up', key=master_key(), stream=True)
-    standin(host, 'POST', '/_standin/config', {'token_delay_ms': 100})
+    both_backends(host, 'POST', '/_standin/config', {'token_delay_ms': 100})
     script = r"""
 import json, sys, time, http.client
 conn = http.client.HTTPConnection('127.0.0.1', 18080, timeout=60)
@@ -145,7 +166,7 @@ def test_migrated_workflow_runs_through_litellm_with_the_same_answer(host, fresh
     answer = trigger_webhook(host, 'llm-ask', {'prompt': 'hello from molecule'})
     # The same answer as in phase 1 (test_phase1.py), now through LiteLLM's /api/chat call.
     assert answer == {'answer': 'Stand-in answer to: hello from molecule'}
-    hits = [e for e in standin_requests(host, '/api/chat')
+    hits = [e for e in backend_requests(host, '/api/chat')
             if (e.get('body') or {}).get('messages', [{}])[-1].get('content') == 'hello from molecule']
     assert hits, 'LiteLLM did not call the stand-in'
 
