@@ -185,13 +185,18 @@ def test_internal_v1_route_reaches_litellm(host, fresh_standin):
 
 
 def test_one_of_two_backends_stopped(host, fresh_standin):
-    host.check_output('docker stop -t 1 llm-gateway-molecule-standin2')
+    host.check_output('docker stop -t 1 %s' % STANDIN2)
     try:
-        time.sleep(12)  # LiteLLM's background health check (every 5 s) takes it out of rotation
+        # LiteLLM's background health check (every 5 s) takes the stopped backend out of
+        # rotation: wait (bounded) until it has, then every request must succeed.
+        deadline, streak = time.monotonic() + 90, 0
+        while streak < 5 and time.monotonic() < deadline:
+            streak = streak + 1 if chat(host, 'probe', key=master_key())[0] == '200' else 0
+        assert streak == 5, 'LiteLLM kept routing to the stopped backend for 90 s'
         statuses = [chat(host, 'backend %d' % i, key=master_key())[0] for i in range(20)]
         assert statuses == ['200'] * 20, statuses
     finally:
-        host.check_output('docker start llm-gateway-molecule-standin2')
+        host.check_output('docker start %s' % STANDIN2)
 
 
 def test_litellm_recreated_nginx_follows_without_restart(host):
