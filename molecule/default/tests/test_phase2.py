@@ -53,7 +53,7 @@ def chat(host, prompt, key=None, stream=False, extra=''):
     """POST /v1/chat/completions through nginx with the public Host; returns (status, body)."""
     body = json.dumps({'model': 'llama3', 'messages': [{'role': 'user', 'content': prompt}], 'stream': stream})
     auth = " -H 'Authorization: Bearer %s'" % key if key else ''
-    out = host.run("curl -s -w '\\n%%{http_code}' -H 'Host: llm.%s' -H 'Content-Type: application/json'%s%s "
+    out = host.run("curl -s -m 60 -w '\\n%%{http_code}' -H 'Host: llm.%s' -H 'Content-Type: application/json'%s%s "
                    "-d '%s' %s" % (DOMAIN, auth, extra, body, LLM))
     text, status = out.stdout.rsplit('\n', 1)
     return status, text
