@@ -82,23 +82,21 @@ class N8nClient(object):
             raise ApiError('%s %s' % (method, path), 200, 'the answer is not a JSON object', kind='not_n8n')
         return data
 
-    def list_workflows(self, active_only=False, page_size=PAGE_SIZE, max_pages=MAX_PAGES):
-        """All workflows, page by page (cursor pagination, ``limit`` 1..250)."""
+    def _paginate(self, resource, filters, page_size, max_pages):
+        """Every item of a listed resource, following ``nextCursor`` (``limit`` 1..250, never 0)."""
         if not 1 <= page_size <= PAGE_SIZE:
             raise ValueError('page_size must be within 1..%d' % PAGE_SIZE)
+        call = 'GET %s/%s' % (API, resource)
         cursor = None
         seen = set()
         for dummy in range(max_pages):
-            query = [('limit', page_size)]
-            if active_only:
-                query.append(('active', 'true'))
+            query = [('limit', page_size)] + list(filters)
             if cursor:
                 query.append(('cursor', cursor))
-            path = '%s/workflows?%s' % (API, urlencode(query))
-            page = self._json('GET', path)
+            page = self._json('GET', '%s/%s?%s' % (API, resource, urlencode(query)))
             items = page.get('data')
             if not isinstance(items, list):
-                raise ApiError('GET %s/workflows' % API, 200, 'the answer has no "data" list', kind='not_n8n')
+                raise ApiError(call, 200, 'the answer has no "data" list', kind='not_n8n')
             for item in items:
                 if isinstance(item, dict) and item.get('id'):
                     yield item
@@ -106,34 +104,18 @@ class N8nClient(object):
             if not cursor or not items:
                 return
             if cursor in seen:
-                raise ApiError('GET %s/workflows' % API, 200, 'the listing repeats a page (cursor seen before)',
-                               kind='not_n8n')
+                raise ApiError(call, 200, 'the listing repeats a page (cursor seen before)', kind='not_n8n')
             seen.add(cursor)
-        raise ApiError('GET %s/workflows' % API, 200, 'more than %d pages' % max_pages, kind='not_n8n')
+        raise ApiError(call, 200, 'more than %d pages' % max_pages, kind='not_n8n')
+
+    def list_workflows(self, active_only=False, page_size=PAGE_SIZE, max_pages=MAX_PAGES):
+        """All workflows, page by page (cursor pagination, ``limit`` 1..250)."""
+        filters = [('active', 'true')] if active_only else []
+        return self._paginate('workflows', filters, page_size, max_pages)
 
     def list_credentials(self, page_size=PAGE_SIZE, max_pages=MAX_PAGES):
         """All credentials (id, name, type; the public API never returns their data)."""
-        cursor = None
-        seen = set()
-        for dummy in range(max_pages):
-            query = [('limit', page_size)]
-            if cursor:
-                query.append(('cursor', cursor))
-            page = self._json('GET', '%s/credentials?%s' % (API, urlencode(query)))
-            items = page.get('data')
-            if not isinstance(items, list):
-                raise ApiError('GET %s/credentials' % API, 200, 'the answer has no "data" list', kind='not_n8n')
-            for item in items:
-                if isinstance(item, dict) and item.get('id'):
-                    yield item
-            cursor = page.get('nextCursor')
-            if not cursor or not items:
-                return
-            if cursor in seen:
-                raise ApiError('GET %s/credentials' % API, 200, 'the listing repeats a page (cursor seen before)',
-                               kind='not_n8n')
-            seen.add(cursor)
-        raise ApiError('GET %s/credentials' % API, 200, 'more than %d pages' % max_pages, kind='not_n8n')
+        return self._paginate('credentials', [], page_size, max_pages)
 
     def create_credential(self, name, cred_type, data):
         """Create a credential; the answer (id, name, type) carries no data."""
