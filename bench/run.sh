@@ -19,9 +19,18 @@ run_n8n() {
   "$LLM_GATEWAY_CACHE/venv/bin/python" bench/n8n_workflow_urls.py
 }
 
+run_litellm() {
+  # Phase 2 route (nginx + LiteLLM) vs direct, role settings vs LiteLLM's
+  # defaults, in containers of its own (removed at the end). Extra arguments
+  # go to the script, e.g. `bench/run.sh litellm --candidates granian`.
+  tests/harness/run.sh engine venv compose base-image images >/dev/null
+  "$LLM_GATEWAY_CACHE/venv/bin/python" bench/litellm_gateway.py --out bench/results/litellm_gateway.json "$@"
+}
+
 case "$only" in
-  all) run_route; run_n8n ;;
+  all) run_route; run_n8n; run_litellm ;;
   route) run_route ;;
   n8n) run_n8n ;;
-  *) die "usage: $0 [all|route|n8n]" ;;
+  litellm) shift; run_litellm "$@" ;;
+  *) die "usage: $0 [all|route|n8n|litellm [ARGS...]]" ;;
 esac
