@@ -16,7 +16,7 @@ case "$cmd" in
     mkdir -p "$secrets"; chmod 0700 "$secrets"
     [ -s "$secrets/encryption_key" ] || { head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$secrets/encryption_key"; chmod 0600 "$secrets/encryption_key"; }
     eval "$("$HARNESS_DIR/n8n.sh" paths)"
-    if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
+    if [ "$(docker container inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
       docker rm -f "$name" >/dev/null 2>&1 || true
       docker volume create "$volume" >/dev/null
       docker run -d --name "$name" \

@@ -55,14 +55,25 @@ stage_sanity() {
   (cd "$staged" && PATH="$venv/bin:$PATH" ansible-test sanity --local --requirements --python 3.11 --color no)
 }
 stage_build() {
-  local out="$LLM_GATEWAY_RUN/build" tarball
+  # Build the tarball, install it offline into an empty folder, and render the
+  # modules' docs from there only (not from this checkout, not from ansible.cfg).
+  local out="$LLM_GATEWAY_RUN/build" tarball m
   rm -rf "$out"; mkdir -p "$out/collections"
   with_venv ansible-galaxy collection build --force --output-path "$out" .
   tarball=$(ls "$out"/local_ai-llm_gateway-*.tar.gz)
-  with_venv ansible-galaxy collection install --offline --no-deps -p "$out/collections" "$tarball"
-  ANSIBLE_COLLECTIONS_PATH="$out/collections" with_venv ansible-doc local_ai.llm_gateway.ollama_check >"$out/ollama_check.doc"
+  : >"$out/ansible.cfg"
+  (
+    cd "$out"
+    export ANSIBLE_CONFIG="$out/ansible.cfg" ANSIBLE_COLLECTIONS_PATH="$out/collections"
+    with_venv ansible-galaxy collection install --offline --no-deps --force -p "$out/collections" "$tarball"
+    test -f "$out/collections/ansible_collections/local_ai/llm_gateway/plugins/modules/n8n_workflow_urls.py"
+    for m in ollama_check n8n_workflow_urls; do
+      with_venv ansible-doc "local_ai.llm_gateway.$m" >"$out/$m.doc"
+    done
+  )
   grep -q 'pull_missing' "$out/ollama_check.doc"
-  log "built and installed $(basename "$tarball"); ansible-doc renders ollama_check"
+  grep -q 'to: http://llama-nginx/api/generate' "$out/n8n_workflow_urls.doc"
+  log "built $(basename "$tarball"), installed it offline, ansible-doc renders both modules with their examples"
 }
 stage_integration()     { with_venv python -m pytest -q tests/integration; }
 molecule_env() {

@@ -297,10 +297,10 @@ def test_a_new_configuration_restarts_only_litellm_and_waits_for_it(deployment):
 
 
 def test_rollback_removes_the_container_then_its_files(deployment):
-    assert docker('inspect', NAME, check=False).returncode == 0
+    assert docker('container', 'inspect', NAME, check=False).returncode == 0
     stats, failed = deployment.play(llm_gateway_phase=1)
     assert failed is None and stats['changed'] == 2  # the container (stop, rm), then the files
-    assert docker('inspect', NAME, check=False).returncode != 0
+    assert docker('container', 'inspect', NAME, check=False).returncode != 0
     assert not os.path.exists(os.path.join(deployment.root, 'litellm'))
     assert not os.path.exists(os.path.join(deployment.root, 'env', 'litellm.env'))
     assert deployment.play(llm_gateway_phase=1)[0]['changed'] == 0

@@ -27,7 +27,7 @@ STANDIN2 = 'llm-gateway-molecule-standin2'
 
 def standin2(host, method, path, payload=None):
     """The second Ollama backend (a stand-in container on the stack's network)."""
-    ip = host.check_output("docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' %s" % STANDIN2)
+    ip = host.check_output("docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' %s" % STANDIN2)
     cmd = "curl -sf -X %s 'http://%s:11434%s'" % (method, ip, path)
     if payload is not None:
         cmd += " -H 'Content-Type: application/json' -d '%s'" % json.dumps(payload)
@@ -67,7 +67,7 @@ def fresh_standin(host):
 
 
 def test_litellm_is_healthy_and_has_no_curl(host):
-    out = host.check_output("docker inspect -f '{{.State.Health.Status}}' llama-litellm")
+    out = host.check_output("docker container inspect -f '{{.State.Health.Status}}' llama-litellm")
     assert out == 'healthy'
     assert host.run('docker exec llama-litellm sh -c "command -v curl || command -v wget"').rc != 0
 
@@ -200,8 +200,8 @@ def test_one_of_two_backends_stopped(host, fresh_standin):
 
 
 def test_litellm_recreated_nginx_follows_without_restart(host):
-    started = host.check_output("docker inspect -f '{{.State.StartedAt}}' llama-nginx")
-    old_ip = host.check_output("docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' llama-litellm")
+    started = host.check_output("docker container inspect -f '{{.State.StartedAt}}' llama-nginx")
+    old_ip = host.check_output("docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' llama-litellm")
     # Another container takes LiteLLM's address first, so the new LiteLLM gets a new one.
     host.check_output('%s stop litellm' % COMPOSE)
     host.check_output('%s rm -f litellm' % COMPOSE)
@@ -210,11 +210,11 @@ def test_litellm_recreated_nginx_follows_without_restart(host):
     try:
         host.check_output('%s up -d --no-deps litellm' % COMPOSE)
         new_ip = host.check_output(
-            "docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' llama-litellm")
+            "docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' llama-litellm")
         assert new_ip != old_ip
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if host.check_output("docker inspect -f '{{.State.Health.Status}}' llama-litellm") == 'healthy':
+            if host.check_output("docker container inspect -f '{{.State.Health.Status}}' llama-litellm") == 'healthy':
                 break
             time.sleep(1)
         ready = time.monotonic()
@@ -228,13 +228,13 @@ def test_litellm_recreated_nginx_follows_without_restart(host):
         assert time.monotonic() - ready < 10
     finally:
         host.run('docker rm -f llm-gateway-molecule-squatter')
-    assert host.check_output("docker inspect -f '{{.State.StartedAt}}' llama-nginx") == started
+    assert host.check_output("docker container inspect -f '{{.State.StartedAt}}' llama-nginx") == started
 
 
 def test_rollback_brings_phase_1_back(host):
     rc, out = run_playbook('rollback.yml')
     assert rc == 0, out[-4000:]
-    assert host.run('docker inspect llama-litellm').rc != 0
+    assert host.run('docker container inspect llama-litellm').rc != 0
     assert not host.file(ROOT + '/litellm').exists and not host.file(ROOT + '/env/litellm.env').exists
     conf = host.file(ROOT + '/nginx/conf.d/llm-gateway.conf').content_string
     assert 'location /v1/' not in conf and 'llama-litellm' not in conf
