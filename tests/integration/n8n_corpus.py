@@ -11,6 +11,7 @@ everything created is deleted at the end.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -404,6 +405,21 @@ class Corpus(object):
 
 # ---------------------------------------------------------------------------------------------
 # comparisons
+
+@contextlib.contextmanager
+def live_corpus(corpus_class, api, prefix):
+    """Create a corpus in the live n8n under a unique name prefix, record its before-state,
+    and remove it afterwards (whatever the tests did)."""
+    built = corpus_class(api, '%s-%s' % (prefix, uuid.uuid4().hex[:8]))
+    try:
+        built.build()
+        built.before = api.snapshot(built.ids)
+        built.state = {}
+        yield built
+    finally:
+        errors = built.cleanup()
+        assert not errors, errors
+
 
 def normalize(workflow):
     """A workflow without the fields n8n changes by itself on a write (versions, timestamps)."""

@@ -23,7 +23,7 @@ import uuid
 import pytest
 
 from conftest import http_json, run_module
-from n8n_corpus import N8nApi, chain, differences, http, manual, node, normalize, published_nodes, webhook
+from n8n_corpus import N8nApi, chain, differences, http, live_corpus, manual, node, normalize, published_nodes, webhook
 
 GEN = 'http://llama-nginx/api/generate'
 CHAT = 'http://llama-nginx/api/chat'
@@ -280,16 +280,8 @@ class Corpus(object):
 
 @pytest.fixture(scope='module')
 def corpus(n8n):
-    api = N8nApi(n8n.url, n8n.api_key)
-    built = Corpus(api, 'oa-%s' % uuid.uuid4().hex[:8])
-    try:
-        built.build()
-        built.before = api.snapshot(built.ids)
-        built.state = {}
+    with live_corpus(Corpus, N8nApi(n8n.url, n8n.api_key), 'oa') as built:
         yield built
-    finally:
-        errors = built.cleanup()
-        assert not errors, errors
 
 
 @pytest.fixture(scope='module')

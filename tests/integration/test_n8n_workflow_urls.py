@@ -10,28 +10,19 @@ from __future__ import annotations
 import json
 import os
 import stat
-import uuid
 
 import pytest
 
 from conftest import free_port, run_module
-from n8n_corpus import NEW, OLD, Corpus, N8nApi, differences, expected_after, normalize, published_nodes
+from n8n_corpus import NEW, OLD, Corpus, N8nApi, differences, expected_after, live_corpus, normalize, published_nodes
 
 RULES = [{'from': OLD, 'to': NEW}]
 
 
 @pytest.fixture(scope='module')
 def corpus(n8n):
-    api = N8nApi(n8n.url, n8n.api_key, n8n.owner_email, n8n.owner_password)
-    built = Corpus(api, 'it-%s' % uuid.uuid4().hex[:8])
-    try:
-        built.build()
-        built.before = api.snapshot(built.ids)
-        built.state = {}
+    with live_corpus(Corpus, N8nApi(n8n.url, n8n.api_key, n8n.owner_email, n8n.owner_password), 'it') as built:
         yield built
-    finally:
-        errors = built.cleanup()
-        assert not errors, errors
 
 
 @pytest.fixture(scope='module')
