@@ -83,13 +83,19 @@ class FetchUrlScript:
 
 
 @pytest.fixture
-def fetch_script(monkeypatch):
-    """fetch_script(steps) installs a scripted fetch_url in the shared HTTP core."""
+def install_fetch_url(monkeypatch):
+    """install_fetch_url(fake) puts FAKE in place of fetch_url in the shared HTTP core
+    (and makes retries wait no time); returns FAKE."""
     from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _http
 
-    def install(steps):
-        script = FetchUrlScript(steps)
-        monkeypatch.setattr(_http, 'fetch_url', script)
+    def install(fake):
+        monkeypatch.setattr(_http, 'fetch_url', fake)
         monkeypatch.setattr(_http.time, 'sleep', lambda s: None)
-        return script
+        return fake
     return install
+
+
+@pytest.fixture
+def fetch_script(install_fetch_url):
+    """fetch_script(steps) installs a scripted fetch_url in the shared HTTP core."""
+    return lambda steps: install_fetch_url(FetchUrlScript(steps))

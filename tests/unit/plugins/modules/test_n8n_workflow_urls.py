@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlsplit, unquote
 import pytest
 
 from ansible_collections.local_ai.llm_gateway.plugins.modules import n8n_workflow_urls
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _http
 
 KEY = 'n8n_api_unit-test-secret-7f3a9c'
 URL = 'http://127.0.0.1:5678'
@@ -217,13 +216,8 @@ def wf(wid, *nodes, **extra):
 
 
 @pytest.fixture
-def n8n(monkeypatch):
-    def install(*workflows, key=KEY):
-        fake = FakeN8n(workflows, key=key)
-        monkeypatch.setattr(_http, 'fetch_url', fake)
-        monkeypatch.setattr(_http.time, 'sleep', lambda s: None)
-        return fake
-    return install
+def n8n(install_fetch_url):
+    return lambda *workflows, key=KEY: install_fetch_url(FakeN8n(workflows, key=key))
 
 
 @pytest.fixture

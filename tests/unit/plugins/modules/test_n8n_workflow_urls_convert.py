@@ -101,14 +101,9 @@ def with_images(wid):
 
 
 @pytest.fixture
-def n8n(monkeypatch):
-    from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _http
-
+def n8n(install_fetch_url):
     def install(*workflows, credentials=()):
-        fake = FakeN8nWithCredentials(workflows, credentials=credentials)
-        monkeypatch.setattr(_http, 'fetch_url', fake)
-        monkeypatch.setattr(_http.time, 'sleep', lambda s: None)
-        return fake
+        return install_fetch_url(FakeN8nWithCredentials(workflows, credentials=credentials))
     return install
 
 
