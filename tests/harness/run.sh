@@ -17,6 +17,10 @@ main_stages=(molecule-default)
 
 timings="$LLM_GATEWAY_RUN/timings.$$"
 : >"$timings"
+# Every stage's output is also kept in a file of its own; the end of a failed run
+# names the lines that say why, so a log cut to its last lines still explains it.
+stage_logs="$LLM_GATEWAY_RUN/logs"
+rm -rf "$stage_logs"; mkdir -p "$stage_logs"
 overall_start=$(date +%s)
 
 venv_bin() { echo "$LLM_GATEWAY_CACHE/venv/bin"; }
@@ -91,7 +95,7 @@ run_stage() {
   start=$(date +%s%N)
   printf '\n===== %s =====\n' "$name" >&2
   set +e
-  ( set -e; "$fn" )
+  ( set -e; "$fn" ) > >(tee "$stage_logs/$name.log") 2>&1
   rc=$?
   set -e
   local tenths=$(( ($(date +%s%N) - start) / 100000000 ))
@@ -108,7 +112,18 @@ summary() {
   passed=$(grep -c ' ok$' "$timings" || true)
   failed=$(grep -c ' FAILED$' "$timings" || true)
   printf '\nstages: %s passed, %s failed\n' "$passed" "$failed"
+  if [ -s "$timings.failed" ]; then
+    sleep 1  # let the last tee finish writing
+    while read -r name; do why_failed "$name"; done <"$timings.failed"
+  fi
   rm -f "$timings" "$timings.failed"
+}
+why_failed() {  # the last lines of a stage's log that say what went wrong
+  local name=$1
+  printf '\nwhy %s failed (whole output: %s):\n' "$name" "$stage_logs/$name.log"
+  sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^[[:space:]│]*//' "$stage_logs/$name.log" 2>/dev/null \
+    | grep -E '^(fatal:|failed:|E  |FAILED|ERROR|CRITICAL|Error|error:|msg:|AssertionError|"msg")|[a-z_]+\.py::[A-Za-z_0-9\[\]-]+ FAILED| - (assert|Assert)' \
+    | cut -c1-300 | tail -n 12 | sed 's/^/  /'
 }
 trap summary EXIT
 
