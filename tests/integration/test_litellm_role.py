@@ -201,6 +201,8 @@ def test_preflight_refuses_bad_input_before_any_change(deployment):
             {'model': 'llama3', 'api_base': 'http://host.docker.internal:11434/v1'}]}]}, 'drop the /v1'),
         ({'llm_gateway_litellm_router_settings': {'routing_strategy': 'round-robin'}}, 'routing_strategy one of'),
         ({'llm_gateway_litellm_router_settings': {'fallbacks': [{'llama3': ['gpt-4o']}]}}, 'Bad fallback'),
+        ({'llm_gateway_litellm_models': [{'name': 'llama3@backend-2', 'backends': [
+            {'model': 'llama3', 'api_base': 'http://host.docker.internal:11434'}]}]}, 'not ending in @backend-<n>'),
     ]
     for overrides, expected in cases:
         stats, failed = deployment.play(**overrides)
@@ -282,6 +284,37 @@ def test_a_configuration_litellm_rejects_never_goes_live(deployment):
     with open(config) as f:
         assert f.read() == before
     assert deployment.started_at() == started
+
+
+def test_a_shared_name_fails_over_to_its_live_backend(deployment):
+    # Two backends for llama3, the first one down (nothing listens on port 9 of the
+    # Docker host): LiteLLM may retry on the backend that just failed, so the shared
+    # name falls back to each backend by a name of its own; every request succeeds.
+    live = 'http://host.docker.internal:%d' % deployment.standin_port
+    models = [{'name': 'llama3', 'backends': [{'model': 'llama3', 'api_base': 'http://host.docker.internal:9'},
+                                             {'model': 'llama3', 'api_base': live}]},
+              {'name': 'small', 'backends': [{'model': 'llama3', 'api_base': live}]}]
+    router = {'num_retries': 1, 'fallbacks': [{'small': ['llama3']}, {'llama3': ['small']}]}
+    stats, failed = deployment.play(llm_gateway_litellm_models=models, llm_gateway_litellm_router_settings=router,
+                                    llm_gateway_litellm_health_check_interval=0)
+    assert failed is None, failed
+    with open(os.path.join(deployment.root, 'litellm', 'config.yaml')) as f:
+        data = yaml.safe_load(f)
+    assert [(m['model_name'], m['litellm_params']['api_base']) for m in data['model_list']] == [
+        ('llama3', 'http://host.docker.internal:9'), ('llama3', live), ('small', live),
+        ('llama3@backend-1', 'http://host.docker.internal:9'), ('llama3@backend-2', live)]
+    # The user's fallbacks come after the shared name's own backends.
+    assert data['router_settings']['fallbacks'] == [
+        {'small': ['llama3']}, {'llama3': ['llama3@backend-1', 'llama3@backend-2', 'small']}]
+    statuses = []
+    for i in range(12):
+        conn, resp = deployment.chat('failover %d' % i, key=deployment.key)
+        body = json.loads(resp.read())
+        statuses.append(resp.status)
+        assert resp.status != 200 or body['choices'][0]['message']['content'] == 'Stand-in answer to: failover %d' % i
+    assert statuses == [200] * 12, statuses
+    assert deployment.play(llm_gateway_litellm_models=models, llm_gateway_litellm_router_settings=router,
+                           llm_gateway_litellm_health_check_interval=0)[0]['changed'] == 0
 
 
 def test_a_new_configuration_restarts_only_litellm_and_waits_for_it(deployment):
