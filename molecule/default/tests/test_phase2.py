@@ -186,12 +186,26 @@ def test_internal_v1_route_reaches_litellm(host, fresh_standin):
     assert status == 200 and body['choices'][0]['message']['content'] == 'Stand-in answer to: via v1'
 
 
+def standin2_answers(host):
+    return host.run("curl -sf -m 2 http://$(docker container inspect -f "
+                    "'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' %s):11434/_standin/state"
+                    % STANDIN2).rc == 0
+
+
+def wait_for(what, predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
 def test_one_of_two_backends_stopped(host, fresh_standin):
     # Ollama stops on the second backend's host (the container stays up: its name
     # resolves, its port refuses). From the next request on, every one succeeds:
     # the shared name falls back to each backend by a name of its own.
     host.check_output('docker exec %s pkill -f ollama_standin.py' % STANDIN2)
     try:
+        wait_for('the second backend still answers', lambda: not standin2_answers(host), 10)
         statuses = [chat(host, 'backend %d' % i, key=master_key())[0] for i in range(20)]
         assert statuses == ['200'] * 20, statuses
         answered = [e['body']['messages'][-1]['content'] for e in standin_requests(host, '/api/chat')
@@ -199,12 +213,7 @@ def test_one_of_two_backends_stopped(host, fresh_standin):
         assert set('backend %d' % i for i in range(20)) <= set(answered)
     finally:
         host.check_output('docker restart -t 1 %s' % STANDIN2)
-        deadline = time.monotonic() + 30
-        while host.run("curl -sf http://$(docker container inspect -f "
-                       "'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' %s):11434/_standin/state"
-                       % STANDIN2).rc != 0:
-            assert time.monotonic() < deadline, 'the second backend did not come back'
-            time.sleep(0.5)
+        wait_for('the second backend did not come back', lambda: standin2_answers(host), 30)
 
 
 def test_litellm_recreated_nginx_follows_without_restart(host):
