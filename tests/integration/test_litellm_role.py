@@ -291,8 +291,9 @@ def test_a_shared_name_fails_over_to_its_live_backend(deployment):
     # Docker host): LiteLLM may retry on the backend that just failed, so the shared
     # name falls back to each backend by a name of its own; every request succeeds.
     live = 'http://host.docker.internal:%d' % deployment.standin_port
-    models = [{'name': 'llama3', 'backends': [{'model': 'llama3', 'api_base': 'http://host.docker.internal:9'},
-                                             {'model': 'llama3', 'api_base': live}]},
+    dead = 'http://host.docker.internal:9'
+    models = [{'name': 'llama3', 'backends': [{'model': 'llama3', 'api_base': dead},
+                                              {'model': 'llama3', 'api_base': live}]},
               {'name': 'small', 'backends': [{'model': 'llama3', 'api_base': live}]}]
     router = {'num_retries': 1, 'fallbacks': [{'small': ['llama3']}, {'llama3': ['small']}]}
     stats, failed = deployment.play(llm_gateway_litellm_models=models, llm_gateway_litellm_router_settings=router,
@@ -301,8 +302,7 @@ def test_a_shared_name_fails_over_to_its_live_backend(deployment):
     with open(os.path.join(deployment.root, 'litellm', 'config.yaml')) as f:
         data = yaml.safe_load(f)
     assert [(m['model_name'], m['litellm_params']['api_base']) for m in data['model_list']] == [
-        ('llama3', 'http://host.docker.internal:9'), ('llama3', live), ('small', live),
-        ('llama3@backend-1', 'http://host.docker.internal:9'), ('llama3@backend-2', live)]
+        ('llama3', dead), ('llama3', live), ('small', live), ('llama3@backend-1', dead), ('llama3@backend-2', live)]
     # The user's fallbacks come after the shared name's own backends.
     assert data['router_settings']['fallbacks'] == [
         {'small': ['llama3']}, {'llama3': ['llama3@backend-1', 'llama3@backend-2', 'small']}]
