@@ -125,7 +125,7 @@ why_failed() {  # the last lines of a stage's log that say what went wrong
   local name=$1 clean lines
   printf '\nwhy %s failed (whole output: %s):\n' "$name" "$stage_logs/$name.log"
   clean=$(sed -e 's/\x1b\[[0-9;]*m//g' -e 's/^[[:space:]│]*//' "$stage_logs/$name.log" 2>/dev/null | grep -v '^$' || true)
-  lines=$(grep -E '^(fatal:|failed:|E  |FAILED|ERROR|CRITICAL|Error|error:|msg:|AssertionError|"msg")|[a-z_]+\.py::[^ ]+ FAILED| - (assert|Assert)|^[0-9]+:[0-9]+ +error |^[A-Za-z.]*Error: ' <<<"$clean" | grep -v -- '- RETRYING:' || true)
+  lines=$(grep -E '^(fatal:|failed:|E  |FAILED|ERROR|CRITICAL|Error|error:|msg:|AssertionError|"msg")|[a-z_]+\.py::[^ ]+ FAILED| - (assert|Assert)|^[0-9]+:[0-9]+ +error |^[A-Za-z.]*Error: |^\* \[[^]]+\] => ' <<<"$clean" | grep -v -- '- RETRYING:' || true)
   [ -n "$lines" ] || lines=$(tail -n 8 <<<"$clean")
   cut -c1-300 <<<"$lines" | tail -n 12 | sed 's/^/  /'
 }
