@@ -75,7 +75,14 @@ services:
 networks:
   {name}:
     name: {name}
+    ipam:
+      config:
+        - subnet: {subnet}
 """
+# Outside Docker's default address pools (172.17-31.0.0/16, 192.168.0.0/16),
+# which hand out whole /16s in turn: an address the daemon picked could overlap
+# the fixed subnet of the stack that Molecule brings up beside these tests.
+SUBNET = '10.213.%d.0/24' % secrets.randbelow(256)
 
 
 def docker(*args, check=True, timeout=300):
@@ -242,7 +249,7 @@ def test_first_run_writes_the_files_then_nothing_changes(deployment):
 
 def test_litellm_serves_the_rendered_configuration(deployment):
     with open(os.path.join(deployment.root, 'docker-compose.yml'), 'w') as f:
-        f.write(COMPOSE.format(name=NAME, image=IMAGE, port=deployment.port, liveliness=LIVELINESS))
+        f.write(COMPOSE.format(name=NAME, image=IMAGE, port=deployment.port, liveliness=LIVELINESS, subnet=SUBNET))
     deployment.compose('up', '--detach')
     deployment.wait_alive()
     conn, resp = deployment.chat('what does the gateway say?', key=deployment.key)
