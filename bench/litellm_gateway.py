@@ -212,7 +212,7 @@ class Lab:
 class Container:
     def __init__(self, name):
         self.name = name
-        info = json.loads(docker('inspect', name))[0]
+        info = json.loads(docker('container', 'inspect', name))[0]
         self.id = info['Id']
         self.ip = next(iter(info['NetworkSettings']['Networks'].values()))['IPAddress']
 

@@ -47,16 +47,26 @@ def node(wf, name, published=False):
     return [n for n in nodes if n['name'] == name][0]
 
 
-def standin(host, method, path, payload=None):
-    """Call the Ollama stand-in's API or test hooks."""
-    cmd = "curl -sf -X %s '%s%s'" % (method, STANDIN, path)
+def container(host, name, template):
+    """A field of a container (docker container inspect -f TEMPLATE)."""
+    return host.check_output("docker container inspect -f '%s' %s" % (template, name))
+
+
+def container_ip(host, name):
+    return container(host, name, '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}')
+
+
+def standin(host, method, path, payload=None, base=STANDIN):
+    """Call the Ollama stand-in's API or test hooks (the host's one unless BASE says otherwise)."""
+    cmd = "curl -sf -X %s '%s%s'" % (method, base, path)
     if payload is not None:
         cmd += " -H 'Content-Type: application/json' -d '%s'" % json.dumps(payload)
     return json.loads(host.check_output(cmd))
 
 
-def standin_requests(host, path):
-    return [e for e in standin(host, 'GET', '/_standin/requests?since=0')['requests'] if e.get('path') == path]
+def standin_requests(host, path, base=STANDIN):
+    return [e for e in standin(host, 'GET', '/_standin/requests?since=0', base=base)['requests']
+            if e.get('path') == path]
 
 
 def node_in_n8n(host, script):

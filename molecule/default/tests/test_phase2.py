@@ -17,32 +17,39 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, node, post_from_n8n, run_playbook, secret, standin,
-    standin_requests, trigger_webhook, workflow,
+    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, node, post_from_n8n, run_playbook, secret,
+    standin, standin_requests, trigger_webhook, workflow,
 )
 
 LLM = 'http://%s/v1/chat/completions' % NGINX
 STANDIN2 = 'llm-gateway-molecule-standin2'
 
 
-def standin2(host, method, path, payload=None):
+def standin2_base(host):
     """The second Ollama backend (a stand-in container on the stack's network)."""
-    ip = host.check_output("docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' %s" % STANDIN2)
-    cmd = "curl -sf -X %s 'http://%s:11434%s'" % (method, ip, path)
-    if payload is not None:
-        cmd += " -H 'Content-Type: application/json' -d '%s'" % json.dumps(payload)
-    return json.loads(host.check_output(cmd))
+    return 'http://%s:11434' % container_ip(host, STANDIN2)
 
 
 def both_backends(host, method, path, payload=None):
     """Call a test hook on both Ollama backends LiteLLM balances between."""
-    return [standin(host, method, path, payload), standin2(host, method, path, payload)]
+    return [standin(host, method, path, payload), standin(host, method, path, payload, base=standin2_base(host))]
 
 
 def backend_requests(host, path):
     """Requests both backends received."""
-    second = [e for e in standin2(host, 'GET', '/_standin/requests?since=0')['requests'] if e.get('path') == path]
-    return standin_requests(host, path) + second
+    return standin_requests(host, path) + standin_requests(host, path, base=standin2_base(host))
+
+
+def prompt_of(entry):
+    """The last message's text of a chat request in a stand-in's log (None for other requests)."""
+    return ((entry.get('body') or {}).get('messages') or [{}])[-1].get('content')
+
+
+def wait_for(what, predicate, seconds):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
 
 
 def master_key():
@@ -67,8 +74,7 @@ def fresh_standin(host):
 
 
 def test_litellm_is_healthy_and_has_no_curl(host):
-    out = host.check_output("docker container inspect -f '{{.State.Health.Status}}' llama-litellm")
-    assert out == 'healthy'
+    assert container(host, 'llama-litellm', '{{.State.Health.Status}}') == 'healthy'
     assert host.run('docker exec llama-litellm sh -c "command -v curl || command -v wget"').rc != 0
 
 
@@ -94,8 +100,7 @@ def test_no_key_is_refused_by_nginx(host, fresh_standin):
     assert status == '401'
     assert json.loads(text)['error']['message'].startswith('Authentication required')  # nginx's body, not LiteLLM's
     # LiteLLM's background health checks call the backends too; none may carry this prompt.
-    assert [e for e in backend_requests(host, '/api/chat')
-            if (e.get('body') or {}).get('messages', [{}])[-1].get('content') == 'no key'] == []
+    assert [e for e in backend_requests(host, '/api/chat') if prompt_of(e) == 'no key'] == []
 
 
 def test_health_maps_to_liveliness(host):
@@ -168,8 +173,7 @@ def test_migrated_workflow_runs_through_litellm_with_the_same_answer(host, fresh
     answer = trigger_webhook(host, 'llm-ask', {'prompt': 'hello from molecule'})
     # The same answer as in phase 1 (test_phase1.py), now through LiteLLM's /api/chat call.
     assert answer == {'answer': 'Stand-in answer to: hello from molecule'}
-    hits = [e for e in backend_requests(host, '/api/chat')
-            if (e.get('body') or {}).get('messages', [{}])[-1].get('content') == 'hello from molecule']
+    hits = [e for e in backend_requests(host, '/api/chat') if prompt_of(e) == 'hello from molecule']
     assert hits, 'LiteLLM did not call the stand-in'
 
 
@@ -187,16 +191,7 @@ def test_internal_v1_route_reaches_litellm(host, fresh_standin):
 
 
 def standin2_answers(host):
-    return host.run("curl -sf -m 2 http://$(docker container inspect -f "
-                    "'{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' %s):11434/_standin/state"
-                    % STANDIN2).rc == 0
-
-
-def wait_for(what, predicate, seconds):
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.2)
+    return host.run("curl -sf -m 2 '%s/_standin/state'" % standin2_base(host)).rc == 0
 
 
 def test_one_of_two_backends_stopped(host, fresh_standin):
@@ -208,17 +203,16 @@ def test_one_of_two_backends_stopped(host, fresh_standin):
         wait_for('the second backend still answers', lambda: not standin2_answers(host), 10)
         statuses = [chat(host, 'backend %d' % i, key=master_key())[0] for i in range(20)]
         assert statuses == ['200'] * 20, statuses
-        answered = [e['body']['messages'][-1]['content'] for e in standin_requests(host, '/api/chat')
-                    if (e.get('body') or {}).get('messages')]
-        assert set('backend %d' % i for i in range(20)) <= set(answered)
+        answered = set(prompt_of(e) for e in standin_requests(host, '/api/chat'))
+        assert set('backend %d' % i for i in range(20)) <= answered
     finally:
         host.check_output('docker restart -t 1 %s' % STANDIN2)
         wait_for('the second backend did not come back', lambda: standin2_answers(host), 30)
 
 
 def test_litellm_recreated_nginx_follows_without_restart(host):
-    started = host.check_output("docker container inspect -f '{{.State.StartedAt}}' llama-nginx")
-    old_ip = host.check_output("docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' llama-litellm")
+    started = container(host, 'llama-nginx', '{{.State.StartedAt}}')
+    old_ip = container_ip(host, 'llama-litellm')
     # Another container takes LiteLLM's address first, so the new LiteLLM gets a new one.
     host.check_output('%s stop litellm' % COMPOSE)
     host.check_output('%s rm -f litellm' % COMPOSE)
@@ -226,14 +220,9 @@ def test_litellm_recreated_nginx_follows_without_restart(host):
                       '--ip %s llm-gateway-test/base:bookworm sleep 300' % old_ip)
     try:
         host.check_output('%s up -d --no-deps litellm' % COMPOSE)
-        new_ip = host.check_output(
-            "docker container inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' llama-litellm")
-        assert new_ip != old_ip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if host.check_output("docker container inspect -f '{{.State.Health.Status}}' llama-litellm") == 'healthy':
-                break
-            time.sleep(1)
+        assert container_ip(host, 'llama-litellm') != old_ip
+        wait_for('LiteLLM not healthy after 120 s',
+                 lambda: container(host, 'llama-litellm', '{{.State.Health.Status}}') == 'healthy', 120)
         ready = time.monotonic()
         status = None
         while time.monotonic() - ready < 10:
@@ -245,7 +234,7 @@ def test_litellm_recreated_nginx_follows_without_restart(host):
         assert time.monotonic() - ready < 10
     finally:
         host.run('docker rm -f llm-gateway-molecule-squatter')
-    assert host.check_output("docker container inspect -f '{{.State.StartedAt}}' llama-nginx") == started
+    assert container(host, 'llama-nginx', '{{.State.StartedAt}}') == started
 
 
 def test_rollback_brings_phase_1_back(host):
