@@ -81,6 +81,11 @@ class Response(object):
         return json.loads(to_text(self.body, errors='surrogate_or_strict'))
 
 
+def send_with_fetch_url(module, url, **kwargs):
+    """The default way a client sends a request: Ansible's ``fetch_url``."""
+    return fetch_url(module, url, **kwargs)
+
+
 class JsonHttpClient(object):
     """One service's HTTP client: base URL, headers, timeout, bounded retries.
 
@@ -89,11 +94,17 @@ class JsonHttpClient(object):
     capped at ``MAX_RETRY_AFTER``, lengthens the wait); ``request`` and ``json`` also
     retry when the connection is reset while the answer is read. Nothing else is retried.
     ``counts`` tallies the calls made, by method. One client may be shared by threads.
+
+    ``send`` sends one request; it has ``fetch_url``'s signature and answers as it does
+    (``(response, info)``; ``info['kind']``, when present, says why no answer came).
+    The default is ``fetch_url`` itself; ``_container_http.ContainerCurl`` sends from
+    a container on a Docker network instead.
     """
 
     def __init__(self, module, base_url, headers=None, secret_headers=None,
-                 timeout=10, retries=0, delay=1.0):
+                 timeout=10, retries=0, delay=1.0, send=None):
         self.module = module
+        self.send = send or send_with_fetch_url
         self.base_url = base_url.rstrip('/')
         self.headers = dict(headers or {})
         self.secret_headers = dict(secret_headers or {})
@@ -138,14 +149,14 @@ class JsonHttpClient(object):
         for attempt in range(attempts):
             self._count(method)
             started = time.monotonic()
-            resp, info = fetch_url(self.module, self._url(path), data=data, headers=headers,
+            resp, info = self.send(self.module, self._url(path), data=data, headers=headers,
                                    method=method, timeout=timeout or self.timeout)
             elapsed = time.monotonic() - started
             status = info.get('status', -1)
             if 200 <= status < 300 and resp is not None:
                 return resp, info, elapsed
             if status == -1:
-                kind = classify_connection_error(info.get('msg'))
+                kind = info.get('kind') or classify_connection_error(info.get('msg'))
                 error = ApiError(call, -1, to_native(info.get('msg', 'no answer')), kind=kind)
             else:
                 body = info.get('body')

@@ -55,15 +55,22 @@ def missing_models(wanted, models):
     return missing
 
 
-def explain(error, url):
-    """A message that names the cause of a failed Ollama call and its fix."""
+def explain(error, url, network=None, headers=None):
+    """A message that names the cause of a failed Ollama call and its fix.
+
+    ``network`` is the Docker network the call came from (a throwaway container on
+    it), or None when it came from where the task runs; ``headers`` are the request's
+    non-secret headers (the Host header a proxy will send).
+    """
+    if network:
+        return _explain_from_container(error, url, network, (headers or {}).get('Host'))
     kind = error.kind
     if kind == 'refused':
         return ('Cannot connect to Ollama at %s: connection refused. Is Ollama running, and does it listen '
                 'on an address this host can reach? (OLLAMA_HOST=0.0.0.0:11434 makes it listen beyond '
                 'loopback; containers reach the Docker host as host.docker.internal with '
                 'extra_hosts: host-gateway.)' % url)
-    if kind == 'timeout':
+    if kind in ('timeout', 'connect_timeout'):
         return ('Ollama at %s did not answer in time (%s). The server may be stalled or overloaded, '
                 'or a firewall drops the traffic; raise timeout/retries if it is still starting.'
                 % (url, error.detail))
@@ -72,8 +79,7 @@ def explain(error, url):
                 'host.docker.internal needs extra_hosts: ["host.docker.internal:host-gateway"].'
                 % (url, error.detail))
     if kind == 'not_json' or kind == 'not_ollama':
-        return ('%s answered, but not as Ollama does (%s). Is the URL pointing at Ollama (default port '
-                '11434) and not at another service or a proxy error page?' % (url, error.detail))
+        return _not_ollama(error, url)
     if error.status == 403:
         return ('Ollama at %s answered 403 Forbidden: that is Ollama\'s host check. An Ollama that listens '
                 'on loopback only accepts a local Host header (localhost, *.local, *.internal, an IP). '
@@ -83,6 +89,66 @@ def explain(error, url):
     if error.status > 0:
         return 'Ollama at %s: %s failed with HTTP %s: %s' % (url, error.call, error.status, error.detail)
     return 'Cannot reach Ollama at %s: %s' % (url, error.detail)
+
+
+def _not_ollama(error, url):
+    return ('%s answered, but not as Ollama does (%s). Is the URL pointing at Ollama (default port '
+            '11434) and not at another service or a proxy error page?' % (url, error.detail))
+
+
+# What to do on a Linux Docker host whose Ollama containers cannot reach.
+_LINUX_FIX = (
+    'Fix on a Linux host with Ollama under systemd: make it listen on all interfaces (sudo systemctl edit ollama, '
+    'add [Service] Environment="OLLAMA_HOST=0.0.0.0:11434", then sudo systemctl restart ollama) and let the '
+    'stack\'s subnet through the firewall to port 11434 (ufw allow from <llm_gateway_network_subnet> to any port '
+    '11434 proto tcp) - or set llm_gateway_ollama_host_manage: true and the local_ai.llm_gateway.ollama_host role '
+    'does both. If Ollama runs in a container, attach it to the stack\'s network and point the URL at its name.')
+
+
+def _explain_from_container(error, url, network, host_header):
+    where = 'from a container on the Docker network %s' % network
+    kind = error.kind
+    if kind == 'refused':
+        return ('Ollama is not reachable at %s %s: connection refused. On a Linux Docker host this is Ollama '
+                'listening on 127.0.0.1 only, its default when OLLAMA_HOST is unset: containers reach the host '
+                'at the bridge gateway (host.docker.internal = host-gateway), where nothing listens, so nginx '
+                'and LiteLLM would fail although the host itself reaches Ollama. %s' % (url, where, _LINUX_FIX))
+    if kind == 'connect_timeout':
+        return ('Connections to %s %s time out before anything accepts them (%s): a firewall on the Docker host '
+                'drops them (ufw and firewalld drop by default), or nothing routes there. Let the stack\'s subnet '
+                'reach port 11434 (ufw allow from <llm_gateway_network_subnet> to any port 11434 proto tcp), or set '
+                'llm_gateway_ollama_host_manage: true.' % (url, where, error.detail))
+    if kind == 'unreachable':
+        return ('%s cannot be reached %s (%s): a firewall on the Docker host rejects the traffic, or no route '
+                'leads there. Let the stack\'s subnet reach port 11434 in the firewall, or set '
+                'llm_gateway_ollama_host_manage: true.' % (url, where, error.detail))
+    if kind == 'timeout':
+        return ('Ollama at %s accepted a connection %s but did not answer in time (%s): it is stalled or '
+                'overloaded. Raise llm_gateway_ollama_timeout if it is still starting.' % (url, where, error.detail))
+    if kind == 'dns':
+        return ('The host name in %s does not resolve %s (%s). host.docker.internal comes from '
+                'extra_hosts: host-gateway (Docker 20.10 and later); a container name resolves only once that '
+                'container is attached to %s.' % (url, where, error.detail, network))
+    if kind == 'not_json' or kind == 'not_ollama':
+        return _not_ollama(error, url)
+    if error.status == 403:
+        return ('Ollama at %s answered 403 %s with Host: %s. That is Ollama\'s host check, active because '
+                'Ollama listens on loopback - as on Docker Desktop, which forwards host.docker.internal to '
+                'Ollama\'s loopback listener. nginx must send a Host that Ollama accepts '
+                '(llm_gateway_ollama_host_header: localhost:11434); a LiteLLM backend\'s api_base must use a '
+                'host name Ollama accepts (host.docker.internal, *.local, *.internal or an IP); or make Ollama '
+                'listen beyond loopback (OLLAMA_HOST=0.0.0.0:11434).'
+                % (url, where, host_header or urlparse_host(url)))
+    if error.status > 0:
+        return 'Ollama at %s, asked %s: %s failed with HTTP %s: %s' % (url, where, error.call, error.status,
+                                                                       error.detail)
+    return 'Cannot reach Ollama at %s %s: %s' % (url, where, error.detail)
+
+
+def urlparse_host(url):
+    """The host[:port] part of a URL (the Host header a client sends by default)."""
+    rest = url.split('://', 1)[-1]
+    return rest.split('/', 1)[0]
 
 
 class OllamaClient(JsonHttpClient):

@@ -12,11 +12,15 @@ short_description: Check that an Ollama server answers and has the models a depl
 version_added: 0.1.0
 description:
   - Asks an Ollama server for its version and its local models (C(GET /api/version), C(GET /api/tags)) from
-    wherever the task runs, the Docker host or a container on the Docker network.
+    where the task runs, or, with O(container), from a throwaway container on a Docker network: the way
+    nginx and LiteLLM in the stack will reach it.
   - Compares the models with O(models); C(llama3) and C(llama3:latest) name the same model.
   - Optionally pulls the missing models through C(POST /api/pull) and reports the pull's progress.
   - Fails with a message that names the cause and the fix when the server cannot be reached, refuses the
-    request through its host check (HTTP 403), does not answer as Ollama does, or lacks models.
+    request through its host check (HTTP 403), does not answer as Ollama does, or lacks models. Asked from a
+    container, it tells apart a connection refused (on Linux: Ollama listening on loopback only), a
+    connection dropped (a firewall), a connection that gets no answer, a host name that does not resolve,
+    and the host check (Docker Desktop).
 author:
   - llm_gateway developers (@local-ai)
 extends_documentation_fragment:
@@ -25,7 +29,7 @@ attributes:
   check_mode:
     support: full
     details: In check mode nothing is pulled; the result says what would be pulled and C(changed) is true when
-      something would be.
+      something would be. The O(container) check runs in check mode too (it leaves nothing behind).
   diff_mode:
     support: none
   platform:
@@ -82,10 +86,55 @@ options:
     default: true
   headers:
     description:
-      - Extra request headers, for example a C(Host) override for a reverse proxy or an C(Authorization)
-        header for a protected endpoint. Values are not logged.
+      - Extra request headers, for example an C(Authorization) header for a protected endpoint. Values are
+        not logged.
     type: dict
     default: {}
+  host_header:
+    description:
+      - The C(Host) header to send, for example the one nginx sends to Ollama (V(localhost:11434)). Unlike
+        O(headers) it is not secret: a 403 from Ollama's host check names it.
+      - Default is the host and port of O(url).
+    type: str
+  container:
+    description:
+      - Ask from a throwaway container on a Docker network instead of from where the task runs, with C(curl)
+        inside it. The task must run on the Docker host (it uses the C(docker) command).
+      - The container is removed after each request; headers reach C(curl) on its standard input, never on a
+        command line.
+    type: dict
+    suboptions:
+      image:
+        description:
+          - An image with C(curl), for example the stack's nginx image.
+        type: str
+        required: true
+      network:
+        description:
+          - The Docker network to ask from.
+        type: str
+        default: bridge
+      subnet:
+        description:
+          - When O(container.network) does not exist yet, create a temporary bridge network with this subnet
+            (and O(container.gateway)) to ask from, so that the request comes from the addresses the stack's
+            containers will have; it is removed afterwards. A subnet that overlaps another Docker network is
+            reported with that network's name.
+        type: str
+      gateway:
+        description:
+          - The temporary network's gateway address.
+        type: str
+      add_hosts:
+        description:
+          - Extra C(/etc/hosts) entries in the container, as Compose's C(extra_hosts).
+        type: dict
+        default: {host.docker.internal: host-gateway}
+      connect_timeout:
+        description:
+          - Seconds a connection may take to be accepted; past it the traffic counts as dropped.
+        type: float
+        default: 5
 notes:
   - An Ollama that listens on loopback (its default, and how Docker Desktop reaches it) answers 403 to a
     C(Host) header that is not local. The module names that check when it sees a 403.
@@ -110,12 +159,24 @@ EXAMPLES = r'''
     delay: 3
     pull_missing: true
 
-- name: Through nginx on the Docker network, with the Host header Ollama accepts
+- name: Through nginx on the Docker network (nginx sends the Host header Ollama accepts)
   local_ai.llm_gateway.ollama_check:
     url: http://llama-nginx
-    headers:
-      Host: localhost:11434
+    container:
+      image: nginx:1.30.0
+      network: llama-network
   register: ollama
+
+- name: As nginx will reach it, from the stack's network (created for the check if it does not exist yet)
+  local_ai.llm_gateway.ollama_check:
+    url: http://host.docker.internal:11434
+    host_header: localhost:11434
+    models: [llama3]
+    container:
+      image: nginx:1.30.0
+      network: llama-network
+      subnet: 172.29.77.0/24
+      gateway: 172.29.77.1
 
 - name: Only report what is missing
   local_ai.llm_gateway.ollama_check:
@@ -175,6 +236,11 @@ pulled:
   elements: dict
   sample: [{name: 'nomic-embed-text:latest', status: success, layers: 2, bytes: 274290656,
             steps: ['pulling manifest', 'pulling 970aa74c0a90', 'verifying sha256 digest', 'writing manifest', 'success']}]
+checked_from:
+  description: Where the check was made from, C(here) or C(container on <network>).
+  returned: always
+  type: str
+  sample: container on llama-network
 latency_ms:
   description: Round-trip time of the C(/api/tags) call that succeeded, in milliseconds.
   returned: when reachable
@@ -183,6 +249,9 @@ latency_ms:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._container_http import (
+    ContainerCurl, ContainerError, probe_network,
+)
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._ollama import (
     OllamaClient, explain, missing_models, summarize_pull,
@@ -201,6 +270,15 @@ def argument_spec():
         delay=dict(type='float', default=2),
         validate_certs=dict(type='bool', default=True),
         headers=dict(type='dict', default={}, no_log=True),
+        host_header=dict(type='str'),
+        container=dict(type='dict', options=dict(
+            image=dict(type='str', required=True),
+            network=dict(type='str', default='bridge'),
+            subnet=dict(type='str'),
+            gateway=dict(type='str'),
+            add_hosts=dict(type='dict', default={'host.docker.internal': 'host-gateway'}),
+            connect_timeout=dict(type='float', default=5),
+        )),
     )
 
 
@@ -213,22 +291,46 @@ def validate(module):
             module.fail_json(msg='%s must not be negative' % name)
     if module.params['retries'] < 0:
         module.fail_json(msg='retries must not be negative')
+    if module.params['container'] and module.params['pull_missing']:
+        module.fail_json(msg='pull_missing pulls from where the task runs; it cannot be combined with container')
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     validate(module)
+    container = module.params['container']
+    if not container:
+        check(module, send=None, network=None)
+        return
+    try:
+        with probe_network(module.run_command, container['network'], container['subnet'],
+                           container['gateway']) as network:
+            send = ContainerCurl(module.run_command, container['image'], network,
+                                 add_hosts=container['add_hosts'], connect_timeout=container['connect_timeout'])
+            check(module, send=send, network=container['network'])
+    except ContainerError as exc:
+        module.fail_json(msg=str(exc), changed=False, reachable=False, models=[], missing=[], pulled=[],
+                         checked_from='container on %s' % container['network'])
+
+
+def check(module, send, network):
+    """Ask Ollama (through ``send``, from ``network`` when not None), pull if asked; exit the module."""
     params = module.params
     url = params['url'].rstrip('/')
-    client = OllamaClient(module, url, secret_headers=params['headers'], timeout=params['timeout'],
-                          retries=params['retries'], delay=params['delay'])
-    result = dict(changed=False, reachable=False, models=[], missing=[], pulled=[])
+    # The Host header is what a proxy will send: messages may name it, the other headers never.
+    shown_headers = {'Host': params['host_header']} if params['host_header'] else {}
+    client = OllamaClient(module, url, headers=shown_headers, secret_headers=params['headers'],
+                          timeout=params['timeout'],
+                          retries=params['retries'], delay=params['delay'], send=send)
+    result = dict(changed=False, reachable=False, models=[], missing=[], pulled=[],
+                  checked_from='container on %s' % network if network else 'here')
 
     try:
         models, elapsed = client.tags()
         result['version'] = client.version()
     except ApiError as exc:
-        module.fail_json(msg=explain(exc, url), status=exc.status, **result)
+        module.fail_json(msg=explain(exc, url, network=network, headers=shown_headers), status=exc.status,
+                         **result)
     result.update(reachable=True, models=models, latency_ms=round(elapsed * 1000.0, 2))
     missing = missing_models(params['models'], models)
 

@@ -64,6 +64,7 @@ import argparse
 import hashlib
 import ipaddress
 import json
+import os
 import re
 import select
 import signal
@@ -1022,12 +1023,45 @@ def non_negative_int(value: str) -> int:
     return number
 
 
+def ollama_host_env(value: str | None) -> tuple[str, int]:
+    """Where Ollama listens for an OLLAMA_HOST value (envconfig.Host in Ollama's source).
+
+    Unset or empty: 127.0.0.1:11434. "host", "host:port", "[v6]:port", with an
+    optional http:// (default port 80) or https:// (443) scheme; an unusable port
+    falls back to the default one.
+    """
+    text = (value or "").strip()
+    default_port = "11434"
+    scheme, sep, hostport = text.partition("://")
+    if not sep:
+        hostport = text
+    elif scheme == "http":
+        default_port = "80"
+    elif scheme == "https":
+        default_port = "443"
+    hostport = hostport.split("/", 1)[0]
+    try:
+        host, port = go_split_host_port(hostport)
+    except ValueError:
+        host, port = DEFAULT_HOST, default_port
+        stripped = hostport.strip("[]")
+        try:
+            host = str(ipaddress.ip_address(stripped))
+        except ValueError:
+            if hostport:
+                host = hostport
+    if not port.isdigit() or int(port) > 65535:
+        port = default_port
+    return host or "0.0.0.0", int(port)
+
+
 def parse_args(argv: list[str] | None = None) -> Options:
     p = argparse.ArgumentParser(prog="ollama_standin.py",
                                 description="Stand-in for the Ollama HTTP API (tests only).")
-    p.add_argument("--host", default=DEFAULT_HOST, help="bind address (default %(default)s)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help="port, 0 = any free port (default %(default)s)")
+    p.add_argument("--host", default=None,
+                   help="bind address (default: from OLLAMA_HOST as Ollama reads it, else 127.0.0.1)")
+    p.add_argument("--port", type=int, default=None,
+                   help="port, 0 = any free port (default: from OLLAMA_HOST, else 11434)")
     p.add_argument("--models", type=comma_list, default=("llama3:latest",),
                    help="served models, comma list; no tag means :latest")
     p.add_argument("--tokens", type=positive_int, default=12,
@@ -1042,7 +1076,9 @@ def parse_args(argv: list[str] | None = None) -> Options:
     p.add_argument("--unpullable", type=comma_list, default=(),
                    help="models whose pull fails, comma list")
     a = p.parse_args(argv)
-    return Options(host=a.host, port=a.port, models=a.models, tokens=a.tokens,
+    env_host, env_port = ollama_host_env(os.environ.get("OLLAMA_HOST"))
+    return Options(host=env_host if a.host is None else a.host,
+                   port=env_port if a.port is None else a.port, models=a.models, tokens=a.tokens,
                    token_delay_ms=a.token_delay_ms, log=a.log, host_check=a.host_check,
                    version_string=a.version_string, name=a.name, unpullable=a.unpullable)
 

@@ -639,3 +639,28 @@ def test_cli_log_file_and_sigterm(tmp_path):
     assert [e["authorization"] for e in entries] == ["no", "no", "yes"]
     assert all(e["name"] == "cli" for e in entries)
     assert entries[2]["host"] == "evil.example" and entries[2]["body"]["prompt"] == "one two three"
+
+
+@pytest.mark.parametrize('value,expected', [
+    (None, ('127.0.0.1', 11434)),            # Ollama's default: loopback only
+    ('', ('127.0.0.1', 11434)),
+    ('0.0.0.0', ('0.0.0.0', 11434)),
+    ('0.0.0.0:11435', ('0.0.0.0', 11435)),
+    (':11434', ('0.0.0.0', 11434)),           # empty host: every address
+    ('http://10.0.0.2', ('10.0.0.2', 80)),
+    ('https://ollama.lan:8443', ('ollama.lan', 8443)),
+    ('[::1]:9', ('::1', 9)),
+    ('127.0.0.1:99999', ('127.0.0.1', 11434)),
+])
+def test_ollama_host_env_is_read_as_ollama_reads_it(value, expected):
+    assert standin.ollama_host_env(value) == expected
+
+
+def test_ollama_host_decides_the_bind_and_so_the_host_check(monkeypatch):
+    monkeypatch.setenv('OLLAMA_HOST', '0.0.0.0:0')
+    opts = standin.parse_args([])
+    assert (opts.host, opts.host_check) == ('0.0.0.0', 'auto')
+    assert standin.host_check_active(opts.host_check, opts.host) is False
+    monkeypatch.delenv('OLLAMA_HOST')
+    opts = standin.parse_args([])
+    assert opts.host == '127.0.0.1' and standin.host_check_active(opts.host_check, opts.host) is True
