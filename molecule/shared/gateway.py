@@ -8,12 +8,15 @@ import os
 import shlex
 import subprocess
 
-ROOT = '/srv/llm-gateway-molecule'
-SECRETS = '/srv/llm-gateway-molecule-secrets'
+# The default and phase1 scenarios' values; another scenario sets its own in its
+# verifier's environment.
+ROOT = os.environ.get('LLM_GATEWAY_TEST_ROOT', '/srv/llm-gateway-molecule')
+SECRETS = os.environ.get('LLM_GATEWAY_TEST_SECRETS', '/srv/llm-gateway-molecule-secrets')
 DOMAIN = 'example.test'
-NGINX = '127.0.0.1:18080'
-N8N_API = 'http://127.0.0.1:15678'
-STANDIN = 'http://%s:11434' % os.environ.get('LLM_GATEWAY_STANDIN_ADDR', '172.17.0.1')
+NGINX = os.environ.get('LLM_GATEWAY_TEST_NGINX', '127.0.0.1:18080')
+N8N_API = os.environ.get('LLM_GATEWAY_TEST_N8N_API', 'http://127.0.0.1:15678')
+STANDIN = os.environ.get('LLM_GATEWAY_TEST_STANDIN',
+                         'http://%s:11434' % os.environ.get('LLM_GATEWAY_STANDIN_ADDR', '172.17.0.1'))
 COMPOSE = 'docker compose --project-directory %s' % ROOT
 PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -67,6 +70,11 @@ def standin(host, method, path, payload=None, base=STANDIN):
 def standin_requests(host, path, base=STANDIN):
     return [e for e in standin(host, 'GET', '/_standin/requests?since=0', base=base)['requests']
             if e.get('path') == path]
+
+
+def prompt_of(entry):
+    """The last message's text of a chat request in a stand-in's log (None for other requests)."""
+    return ((entry.get('body') or {}).get('messages') or [{}])[-1].get('content')
 
 
 def node_in_n8n(host, script):

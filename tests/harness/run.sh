@@ -12,7 +12,7 @@ check_stages=(yamllint ansible-lint unit sanity build)
 # `all` runs these two groups side by side: the full-rollout scenario spends most
 # of its time waiting on containers, so the module tests and the small scenario
 # fit in beside it. They share no names, ports or folders.
-side_stages=(integration molecule-preflight)
+side_stages=(integration molecule-preflight molecule-linux)
 main_stages=(molecule-default)
 
 timings="$LLM_GATEWAY_RUN/timings.$$"
@@ -91,6 +91,7 @@ molecule_env() {
 stage_molecule_preflight() { molecule_env; with_venv molecule test -s preflight; }
 stage_molecule_default()   { molecule_env; with_venv molecule test -s default; }
 stage_molecule_phase1()    { molecule_env; with_venv molecule test -s phase1; }
+stage_molecule_linux()     { molecule_env; with_venv molecule test -s linux; }
 
 run_stage() {
   local name=$1 fn start rc

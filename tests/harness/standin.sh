@@ -31,7 +31,7 @@ case "${1:-up}" in
     if [ -n "${OLLAMA_HOST:-}" ]; then
       where=(--host-check "${STANDIN_HOST_CHECK:-auto}")
       read -r ip port < <(cd "$REPO_ROOT/tests/ollama_standin" && python3 -c \
-        'import ollama_standin as s; h, p = s.ollama_host_env(None); print("127.0.0.1" if h in ("0.0.0.0", "::") else h, p)')
+        'import os, ollama_standin as s; h, p = s.ollama_host_env(os.environ.get("OLLAMA_HOST")); print("127.0.0.1" if h in ("0.0.0.0", "::") else h, p)')
     else
       ip=$(bridge_ip)
       where=(--host "$ip" --port "$port" --host-check "${STANDIN_HOST_CHECK:-on}")

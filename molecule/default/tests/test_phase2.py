@@ -17,8 +17,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, node, post_from_n8n, run_playbook, secret,
-    standin, standin_requests, trigger_webhook, workflow,
+    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, node, post_from_n8n, prompt_of, run_playbook,
+    secret, standin, standin_requests, trigger_webhook, workflow,
 )
 
 LLM = 'http://%s/v1/chat/completions' % NGINX
@@ -38,11 +38,6 @@ def both_backends(host, method, path, payload=None):
 def backend_requests(host, path):
     """Requests both backends received."""
     return standin_requests(host, path) + standin_requests(host, path, base=standin2_base(host))
-
-
-def prompt_of(entry):
-    """The last message's text of a chat request in a stand-in's log (None for other requests)."""
-    return ((entry.get('body') or {}).get('messages') or [{}])[-1].get('content')
 
 
 def wait_for(what, predicate, seconds):

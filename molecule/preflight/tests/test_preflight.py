@@ -62,3 +62,24 @@ def test_non_local_host_header_names_ollamas_host_check():
     rc, out = run_converge('{"llm_gateway_ollama_headers": {"Host": "llama-nginx"}, "llm_gateway_ollama_retries": 0}')
     assert rc != 0
     assert "403 Forbidden: that is Ollama's host check" in out, out[-3000:]
+
+
+def test_nginx_host_header_is_checked_from_the_docker_network():
+    """The host-side check passes; asked from the stack's network with the Host header nginx would send,
+    Ollama's host check (the Docker Desktop kind) refuses, and the play says which header to change."""
+    rc, out = run_converge('{"llm_gateway_ollama_host_header": "llm.example.test", "llm_gateway_ollama_retries": 0}')
+    assert rc != 0
+    assert 'Check that Ollama answers and has the models (from the Docker host)' in out
+    assert 'Host: llm.example.test' in out and 'llm_gateway_ollama_host_header' in out, out[-3000:]
+    networks = subprocess.check_output(['docker', 'network', 'ls', '--format', '{{.Name}}'], text=True).split()
+    assert not [n for n in networks if n.startswith('llm-gateway-preflight-net')], 'temporary network left behind'
+
+
+def test_every_litellm_backend_is_checked_in_phase_2():
+    rc, out = run_converge('{"llm_gateway_phase": 2, "llm_gateway_ollama_retries": 0, "llm_gateway_litellm_models": '
+                           '[{"name": "llama3", "backends": [{"model": "llama3", "api_base": '
+                           '"http://host.docker.internal:11434"}, {"model": "llama3", "api_base": '
+                           '"http://no-such-backend.invalid:11434"}]}]}')
+    assert rc != 0
+    assert 'Check every LiteLLM backend from the Docker network' in out
+    assert 'no-such-backend.invalid' in out and 'does not resolve' in out, out[-3000:]
