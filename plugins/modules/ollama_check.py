@@ -12,13 +12,13 @@ short_description: Check that an Ollama server answers and has the models a depl
 version_added: 0.1.0
 description:
   - Asks an Ollama server for its version and its local models (C(GET /api/version), C(GET /api/tags)) from
-    where the task runs, or, with O(container), from a throwaway container on a Docker network: the way
-    nginx and LiteLLM in the stack will reach it.
+    where the task runs, or, with O(container), from a throwaway container on a Docker network (the way
+    nginx and LiteLLM in the stack will reach it).
   - Compares the models with O(models); C(llama3) and C(llama3:latest) name the same model.
   - Optionally pulls the missing models through C(POST /api/pull) and reports the pull's progress.
   - Fails with a message that names the cause and the fix when the server cannot be reached, refuses the
     request through its host check (HTTP 403), does not answer as Ollama does, or lacks models. Asked from a
-    container, it tells apart a connection refused (on Linux: Ollama listening on loopback only), a
+    container, it tells apart a connection refused (on Linux, Ollama listening on loopback only), a
     connection dropped (a firewall), a connection that gets no answer, a host name that does not resolve,
     and the host check (Docker Desktop).
 author:
@@ -93,7 +93,7 @@ options:
   host_header:
     description:
       - The C(Host) header to send, for example the one nginx sends to Ollama (V(localhost:11434)). Unlike
-        O(headers) it is not secret: a 403 from Ollama's host check names it.
+        O(headers) it is not secret, so a 403 from Ollama's host check names it.
       - Default is the host and port of O(url).
     type: str
   container:

@@ -13,7 +13,7 @@ check_stages=(yamllint ansible-lint unit sanity build)
 # of its time waiting on containers, so the module tests and the small scenario
 # fit in beside it. They share no names, ports or folders.
 side_stages=(integration molecule-preflight molecule-linux)
-main_stages=(molecule-default)
+main_stages=(molecule-default molecule-ollama-host)
 
 timings="$LLM_GATEWAY_RUN/timings.$$"
 : >"$timings"
@@ -92,6 +92,7 @@ stage_molecule_preflight() { molecule_env; with_venv molecule test -s preflight;
 stage_molecule_default()   { molecule_env; with_venv molecule test -s default; }
 stage_molecule_phase1()    { molecule_env; with_venv molecule test -s phase1; }
 stage_molecule_linux()     { molecule_env; with_venv molecule test -s linux; }
+stage_molecule_ollama_host() { molecule_env; with_venv molecule test -s ollama_host; }
 
 run_stage() {
   local name=$1 fn start rc
