@@ -23,14 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import io
-import ipaddress
 import os
 import re
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._networks import (
+    overlapping_networks, parse_network_lines,
+)
 
 TRAILER = '@@llm-gateway-curl@@'
 PROBE_LABEL = 'local_ai.llm_gateway.probe'
+# One network a line: its name, then its subnets.
+NETWORK_FORMAT = '{{.Name}}{{range .IPAM.Config}} {{.Subnet}}{{end}}'
 # docker run's own exit codes (anything else is curl's).
 DOCKER_FAILED = 125
 COMMAND_NOT_RUNNABLE = (126, 127)
@@ -165,35 +169,14 @@ def docker_problem(rc, stderr, image, network):
     return 'Docker could not start a container of %s on the network %s: %s' % (image, network, text or 'exit %s' % rc)
 
 
-def overlapping_networks(subnet, networks):
-    """Names of the networks (``[(name, [subnets])]``) whose subnets overlap ``subnet``."""
-    wanted = ipaddress.ip_network(to_text(subnet), strict=False)
-    hits = []
-    for name, subnets in networks:
-        for other in subnets:
-            try:
-                net = ipaddress.ip_network(to_text(other), strict=False)
-            except ValueError:
-                continue
-            if net.version == wanted.version and net.overlaps(wanted) and name not in hits:
-                hits.append(name)
-    return hits
-
-
 def docker_networks(run):
     """Every Docker network with its subnets: ``[(name, [subnet, ...])]``."""
     rc, out, err = run(['docker', 'network', 'ls', '--quiet'])
     ids = out.split()
     if rc != 0 or not ids:
         return []
-    rc, out, err = run(['docker', 'network', 'inspect', '--format',
-                        '{{.Name}}{{range .IPAM.Config}} {{.Subnet}}{{end}}'] + ids)
-    networks = []
-    for line in out.splitlines():
-        parts = line.split()
-        if parts:
-            networks.append((parts[0], parts[1:]))
-    return networks
+    rc, out, err = run(['docker', 'network', 'inspect', '--format', NETWORK_FORMAT] + ids)
+    return parse_network_lines(out)
 
 
 @contextlib.contextmanager

@@ -83,3 +83,39 @@ def test_every_litellm_backend_is_checked_in_phase_2():
     assert rc != 0
     assert 'Check every LiteLLM backend from the Docker network' in out
     assert 'no-such-backend.invalid' in out and 'does not resolve' in out, out[-3000:]
+
+
+@pytest.fixture
+def network():
+    """Create a Docker network for one test (removed afterwards)."""
+    made = []
+
+    def create(name, *args):
+        subprocess.run(['docker', 'network', 'create'] + list(args) + [name], check=True, stdout=subprocess.DEVNULL)
+        made.append(name)
+    yield create
+    for name in made:
+        subprocess.run(['docker', 'network', 'rm', name], check=False, stdout=subprocess.DEVNULL)
+
+
+def test_a_subnet_another_network_has_is_refused_naming_it(network):
+    network('llm-gateway-preflight-other', '--subnet', '10.218.0.0/16')
+    rc, out = run_converge()
+    assert rc != 0
+    assert 'overlaps the Docker network(s) llm-gateway-preflight-other' in out, out[-3000:]
+    assert 'llm_gateway_network_subnet' in out
+    assert 'Check that Ollama answers' not in out  # refused before the Ollama checks
+
+
+def test_a_network_of_the_stacks_name_from_elsewhere_is_refused(network):
+    network('llm-gateway-preflight-net', '--subnet', '10.218.77.0/24')
+    rc, out = run_converge()
+    assert rc != 0
+    assert 'A Docker network named llm-gateway-preflight-net already exists, created outside Compose' in out, out[-3000:]
+    assert 'llm_gateway_network_name' in out
+
+
+def test_an_old_compose_is_refused_with_the_floor_named():
+    rc, out = run_converge('_preflight_compose_minimum=99.0.0')
+    assert rc != 0
+    assert "must be Compose 99.0.0 or later" in out and "docker_compose_v2 needs it" in out, out[-3000:]

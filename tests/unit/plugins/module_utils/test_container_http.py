@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._container_http import (
-    TRAILER, ContainerCurl, ContainerError, curl_config, overlapping_networks, parse_curl, probe_network,
+    TRAILER, ContainerCurl, ContainerError, curl_config, parse_curl, probe_network,
 )
 
 
@@ -116,12 +116,6 @@ def test_docker_failures_are_not_taken_for_ollama_answers(rc, stderr, words):
     with pytest.raises(ContainerError) as caught:
         send(None, 'http://h/api/tags', method='GET')
     assert words in str(caught.value)
-
-
-def test_overlapping_networks_are_named():
-    networks = [('bridge', ['172.17.0.0/16']), ('other', ['172.29.0.0/16', 'fd00::/64']), ('none', [])]
-    assert overlapping_networks('172.29.77.0/24', networks) == ['other']
-    assert overlapping_networks('10.1.0.0/24', networks) == []
 
 
 class Docker:

@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) llm_gateway developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE: this module_utils is private to the local_ai.llm_gateway collection
+# and may change without notice. Do not use it from outside the collection.
+
+"""Which Docker networks are in the way of the stack's subnet (pure)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ansible.module_utils.common.text.converters import to_text
+
+
+def overlapping_networks(subnet, networks, skip=()):
+    """Names of the networks (``[(name, [subnets])]``) whose subnets overlap ``subnet``.
+
+    Networks named in ``skip`` (the stack's own) are left out; unreadable subnets are ignored.
+    """
+    wanted = ipaddress.ip_network(to_text(subnet), strict=False)
+    hits = []
+    for name, subnets in networks:
+        if name in skip:
+            continue
+        for other in subnets:
+            try:
+                net = ipaddress.ip_network(to_text(other), strict=False)
+            except ValueError:
+                continue
+            if net.version == wanted.version and net.overlaps(wanted) and name not in hits:
+                hits.append(name)
+    return hits
+
+
+def parse_network_lines(text):
+    """``docker network inspect --format '{{.Name}}{{range .IPAM.Config}} {{.Subnet}}{{end}}'`` output,
+    one network a line, as ``[(name, [subnet, ...])]``."""
+    networks = []
+    for line in to_text(text).splitlines():
+        parts = line.split()
+        if parts:
+            networks.append((parts[0], parts[1:]))
+    return networks

@@ -1,0 +1,39 @@
+"""_networks: which Docker networks are in the way of a subnet (also the overlapping_networks filter)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given, strategies as st
+
+from ansible_collections.local_ai.llm_gateway.plugins.filter.networks import FilterModule
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._networks import (
+    overlapping_networks, parse_network_lines,
+)
+
+INSPECT = 'bridge 172.17.0.0/16\nhost\nother 172.29.0.0/16 fd00::/64\nllama-network 172.29.77.0/24\n'
+
+
+def test_inspect_lines_are_read():
+    assert parse_network_lines(INSPECT) == [('bridge', ['172.17.0.0/16']), ('host', []),
+                                            ('other', ['172.29.0.0/16', 'fd00::/64']),
+                                            ('llama-network', ['172.29.77.0/24'])]
+
+
+def test_overlaps_are_named_and_the_stacks_own_network_skipped():
+    networks = parse_network_lines(INSPECT)
+    assert overlapping_networks('172.29.77.0/24', networks, skip=['llama-network']) == ['other']
+    assert overlapping_networks('10.1.0.0/24', networks) == []
+
+
+def test_the_filter_is_the_same_function():
+    overlapping = FilterModule().filters()['overlapping_networks']
+    assert overlapping(INSPECT, '172.29.77.0/24', skip=['llama-network']) == ['other']
+
+
+@given(st.ip_addresses(v=4), st.integers(8, 30), st.ip_addresses(v=4), st.integers(8, 30))
+def test_overlap_is_symmetric_and_matches_address_ranges(a, pa, b, pb):
+    na, nb = ipaddress.ip_network('%s/%d' % (a, pa), strict=False), ipaddress.ip_network('%s/%d' % (b, pb), strict=False)
+    expected = not (na.broadcast_address < nb.network_address or nb.broadcast_address < na.network_address)
+    assert (overlapping_networks(str(na), [('x', [str(nb)])]) == ['x']) == expected
+    assert (overlapping_networks(str(nb), [('x', [str(na)])]) == ['x']) == expected
