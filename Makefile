@@ -3,11 +3,12 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help test test-quick demo demo-down bench clean-cache
+.PHONY: help test test-quick test-takeover demo demo-down bench clean-cache
 
 help:
 	@echo "make test        install what the tests need, start it, run every test tier (Molecule included)"
 	@echo "make test-quick  the same without Molecule"
+	@echo "make test-takeover  an existing n8n on Postgres attached, adopted and restored (CI runs it after make test)"
 	@echo "make demo        deploy the stack on this machine (phase 1) with local images and the Ollama stand-in"
 	@echo "make demo-down   remove the demo"
 	@echo "make bench       benchmarks; JSON results in bench/results/"
@@ -17,6 +18,9 @@ test:
 
 test-quick:
 	tests/harness/run.sh quick
+
+test-takeover:
+	tests/harness/run.sh takeover
 
 demo:
 	tests/harness/demo.sh up

@@ -134,27 +134,44 @@ class ContainerCurl(object):
     """Send a request with curl from a throwaway container (fetch_url's signature).
 
     ``run`` runs a command: ``run(argv, data=TEXT) -> (rc, stdout, stderr)``, as
-    ``AnsibleModule.run_command`` does. Raises ContainerError when Docker cannot run
-    the container.
+    ``AnsibleModule.run_command`` does. The container starts with the first request
+    and serves the next ones (``docker exec``); ``close`` removes it (it also removes
+    itself after ``lifetime`` seconds). Raises ContainerError when Docker cannot run it.
     """
 
-    def __init__(self, run, image, network, add_hosts=None, connect_timeout=5):
+    def __init__(self, run, image, network, add_hosts=None, connect_timeout=5, lifetime=600):
         self.run = run
         self.image = image
         self.network = network
         self.add_hosts = dict(add_hosts or {})
         self.connect_timeout = connect_timeout
+        self.lifetime = lifetime
+        self.container = None
 
-    def argv(self):
-        argv = ['docker', 'run', '--rm', '--interactive', '--network', self.network]
+    def start_argv(self):
+        argv = ['docker', 'run', '--detach', '--rm', '--network', self.network]
         for name, address in sorted(self.add_hosts.items()):
             argv.append('--add-host=%s:%s' % (name, address))
-        return argv + ['--entrypoint', 'curl', self.image, '--config', '-']
+        return argv + ['--entrypoint', 'sleep', self.image, str(int(self.lifetime))]
+
+    def _start(self):
+        rc, out, err = self.run(self.start_argv())
+        if rc != 0:
+            raise ContainerError(docker_problem(rc, err, self.image, self.network))
+        self.container = to_text(out).strip()
+
+    def close(self):
+        if self.container:
+            self.run(['docker', 'rm', '--force', self.container])
+            self.container = None
 
     def __call__(self, module, url, data=None, headers=None, method=None, timeout=10, **kwargs):
+        if self.container is None:
+            self._start()
         config = curl_config(method, url, headers=headers, data=data, timeout=timeout,
                              connect_timeout=self.connect_timeout)
-        rc, out, err = self.run(self.argv(), data=config, binary_data=True)
+        rc, out, err = self.run(['docker', 'exec', '--interactive', self.container, 'curl', '--config', '-'],
+                                data=config, binary_data=True)
         if rc == DOCKER_FAILED or (rc in COMMAND_NOT_RUNNABLE and TRAILER not in to_text(out)):
             raise ContainerError(docker_problem(rc, err, self.image, self.network))
         return parse_curl(rc, out, err, url)

@@ -100,8 +100,8 @@ options:
     description:
       - Ask from a throwaway container on a Docker network instead of from where the task runs, with C(curl)
         inside it. The task must run on the Docker host (it uses the C(docker) command).
-      - The container is removed after each request; headers reach C(curl) on its standard input, never on a
-        command line.
+      - One container serves the module's requests (C(docker exec)) and is removed at the end; headers reach
+        C(curl) on its standard input, never on a command line.
     type: dict
     suboptions:
       image:
@@ -307,7 +307,11 @@ def main():
                            container['gateway']) as network:
             send = ContainerCurl(module.run_command, container['image'], network,
                                  add_hosts=container['add_hosts'], connect_timeout=container['connect_timeout'])
-            check(module, send=send, network=container['network'])
+            try:
+                check(module, send=send, network=container['network'])
+            finally:
+                # Before the temporary network goes: a network with a container on it cannot be removed.
+                send.close()
     except ContainerError as exc:
         module.fail_json(msg=str(exc), changed=False, reachable=False, models=[], missing=[], pulled=[],
                          checked_from='container on %s' % container['network'])

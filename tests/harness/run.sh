@@ -2,6 +2,8 @@
 # The test driver behind `make test` and `make test-quick`.
 #   run.sh all    : set up everything on a fresh machine, then every tier, Molecule included
 #   run.sh quick  : the same without Molecule
+#   run.sh takeover : set up, then the starter-kit scenario (attach and adopt an
+#                     n8n on Postgres); CI runs it after `all` (see .ci/run)
 #   run.sh STAGE… : only the named stages (see `stages` below)
 # Each stage is timed; a summary table is printed at the end, whatever happened.
 source "$(dirname "$0")/lib.sh"
@@ -93,6 +95,7 @@ stage_molecule_default()   { molecule_env; with_venv molecule test -s default; }
 stage_molecule_phase1()    { molecule_env; with_venv molecule test -s phase1; }
 stage_molecule_linux()     { molecule_env; with_venv molecule test -s linux; }
 stage_molecule_ollama_host() { molecule_env; with_venv molecule test -s ollama_host; }
+stage_molecule_starter()   { molecule_env; with_venv molecule test -s starter; }
 
 run_stage() {
   local name=$1 fn start rc
@@ -156,6 +159,7 @@ case "${1:-all}" in
     fi
     ;;
   quick) run_stages "${setup_stages[@]}" "${check_stages[@]}" integration || true ;;
+  takeover) run_stages "${setup_stages[@]}" molecule-starter || true ;;
   *)     run_stages "$@" || true ;;
 esac
 if [ -s "$timings.failed" ]; then

@@ -4,6 +4,9 @@
   HTTP Request POST https://llm.<domain>/api/generate with an Ollama body built
   from the webhook's JSON -> Set "Answer" {answer: $json.response}; active.
 * "Keep me": a workflow that has nothing to do with the LLM (data must survive).
+* with --history: a credential "Starter secret" (Header Auth, value "starter-secret-value",
+  kept encrypted by n8n) and one execution of "LLM webhook" (it fails: the public URL does
+  not resolve here, which is the history a user has before phase 1).
 
 N8N_API_KEY comes from the environment. stdlib only; 127.0.0.1 only.
 """
@@ -12,6 +15,7 @@ import argparse
 import json
 import os
 import sys
+import urllib.error
 import urllib.request
 
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -65,6 +69,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument('--url', required=True)
     ap.add_argument('--domain', required=True)
+    ap.add_argument('--history', action='store_true', help='also a credential and an execution')
     args = ap.parse_args()
     key = os.environ['N8N_API_KEY']
     existing = {w['name']: w for w in call(args.url, key, 'GET', '/api/v1/workflows?limit=250')['data']}
@@ -73,6 +78,24 @@ def main():
         if activate and not wf.get('active'):
             call(args.url, key, 'POST', '/api/v1/workflows/%s/activate' % wf['id'])
         print('seeded workflow %s (%s)' % (body['name'], wf['id']), file=sys.stderr)
+    if args.history:
+        seed_history(args.url, key)
+
+
+def seed_history(base, key):
+    names = [c['name'] for c in call(base, key, 'GET', '/api/v1/credentials?limit=250')['data']]
+    if 'Starter secret' not in names:
+        call(base, key, 'POST', '/api/v1/credentials', {
+            'name': 'Starter secret', 'type': 'httpHeaderAuth',
+            'data': {'name': 'X-Token', 'value': 'starter-secret-value'}})
+    if not call(base, key, 'GET', '/api/v1/executions?limit=1')['data']:
+        req = urllib.request.Request(base + '/webhook/llm-ask', data=b'{"prompt": "before the move"}', method='POST',
+                                     headers={'Content-Type': 'application/json'})
+        try:
+            OPENER.open(req, timeout=60).read()
+        except urllib.error.HTTPError:
+            pass  # the public URL does not resolve here: an execution in error, as expected
+    print('seeded a credential and an execution', file=sys.stderr)
 
 
 if __name__ == '__main__':

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import run_playbook  # noqa: E402  pylint: disable=wrong-import-position
 
@@ -55,6 +57,18 @@ def state():
     files = sorted(os.path.join(d, f) for d, dummy, fs in os.walk(ROOT) for f in fs)
     return {'containers': containers, 'networks': networks, 'volumes': volumes, 'old_n8n': old.strip(),
             'files': files, 'workflows': workflows()}
+
+
+@pytest.mark.parametrize('key,problem', [
+    ('CHANGE-ME-to-your-n8n-encryption-key', 'a placeholder'),
+    ('a-long-enough-key-with-$dollar', 'which an env file would alter'),
+])
+def test_an_unusable_encryption_key_is_refused_before_any_change(key, problem):
+    before = state()
+    rc, out = run_playbook('site.yml', '-e', json.dumps({'llm_gateway_n8n_encryption_key': key}))
+    assert rc != 0 and problem in out and 'Nothing was changed' in out, out[-3000:]
+    assert key not in out  # the key itself is never printed
+    assert state() == before
 
 
 def test_linux_default_is_refused_before_any_change():

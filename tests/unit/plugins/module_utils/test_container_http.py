@@ -92,27 +92,34 @@ def test_verbose_request_lines_never_reach_the_message():
     assert 's3cret' not in info['msg'] and 'Connection refused' in info['msg']
 
 
-def test_secrets_go_to_stdin_never_to_the_command_line():
-    seen = {}
+def test_one_container_serves_the_requests_and_secrets_go_to_stdin():
+    calls = []
 
     def run(argv, data=None, binary_data=False):
-        seen.update(argv=argv, data=data)
-        return 0, ok(200), ''
+        calls.append((argv, data))
+        return 0, (b'c0ffee\n' if argv[1] == 'run' else ok(200)), ''
     send = ContainerCurl(run, 'nginx:1.30.0', 'llama-network', add_hosts={'host.docker.internal': 'host-gateway'})
-    send(None, 'http://host.docker.internal:11434/api/tags', headers={'Authorization': 'Bearer s3cret'},
-         method='GET', timeout=3)
-    assert not any('s3cret' in a for a in seen['argv'])
-    assert 'Bearer s3cret' in seen['data']
-    assert '--add-host=host.docker.internal:host-gateway' in seen['argv']
-    assert seen['argv'][seen['argv'].index('--network') + 1] == 'llama-network'
+    for dummy in range(2):
+        send(None, 'http://host.docker.internal:11434/api/tags', headers={'Authorization': 'Bearer s3cret'},
+             method='GET', timeout=3)
+    send.close()
+    assert [argv[1] for argv, dummy in calls] == ['run', 'exec', 'exec', 'rm']
+    start = calls[0][0]
+    assert '--add-host=host.docker.internal:host-gateway' in start
+    assert start[start.index('--network') + 1] == 'llama-network'
+    assert calls[1][0][:4] == ['docker', 'exec', '--interactive', 'c0ffee'] and calls[3][0][-1] == 'c0ffee'
+    assert not any('s3cret' in a for argv, dummy in calls for a in argv)
+    assert 'Bearer s3cret' in calls[1][1]
 
 
-@pytest.mark.parametrize('rc,stderr,words', [
-    (125, 'docker: Error response from daemon: network x not found.', 'could not start a container'),
-    (127, 'exec: "curl": executable file not found in $PATH', 'has no curl'),
+@pytest.mark.parametrize('step,rc,stderr,words', [
+    ('run', 125, 'docker: Error response from daemon: network x not found.', 'could not start a container'),
+    ('exec', 127, 'exec: "curl": executable file not found in $PATH', 'has no curl'),
 ])
-def test_docker_failures_are_not_taken_for_ollama_answers(rc, stderr, words):
-    send = ContainerCurl(lambda argv, data=None, binary_data=False: (rc, '', stderr), 'img', 'net')
+def test_docker_failures_are_not_taken_for_ollama_answers(step, rc, stderr, words):
+    def run(argv, data=None, binary_data=False):
+        return (rc, '', stderr) if argv[1] == step else (0, 'c0ffee', '')
+    send = ContainerCurl(run, 'img', 'net')
     with pytest.raises(ContainerError) as caught:
         send(None, 'http://h/api/tags', method='GET')
     assert words in str(caught.value)

@@ -1,0 +1,98 @@
+"""A starter-kit n8n (Postgres on its own network) attached, restored, adopted and
+restored again. The tests run in file order: each step builds on the one before."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
+from gateway import COMPOSE, ROOT, run_playbook, trigger_webhook  # noqa: E402  pylint: disable=wrong-import-position
+from starter import N8N, container, decrypted_secret, docker, recorded, state  # noqa: E402  pylint: disable=wrong-import-position
+
+STACK_NET = 'llm-gateway-starter-net'
+
+
+def same_data(now, before):
+    assert now['workflows'].keys() == before['workflows'].keys()
+    # Phase 2 adds the Header Auth credential that holds LiteLLM's key, nothing else.
+    assert [c for c in now['credentials'] if c != 'LiteLLM'] == before['credentials']
+    assert set(before['executions']) <= set(now['executions'])
+
+
+def test_attach_left_the_container_as_it_was(host):  # pylint: disable=unused-argument
+    before, now = recorded()['container'], container()
+    assert (now['id'], now['running'], now['started']) == (before['id'], True, before['started'])
+    assert now['networks'] == sorted(before['networks'] + [STACK_NET])
+
+
+def test_attached_n8n_runs_the_migrated_workflow_through_litellm(host):
+    answer = trigger_webhook(host, 'llm-ask', {'prompt': 'hello from the starter kit'})
+    assert answer == {'answer': 'Stand-in answer to: hello from the starter kit'}
+
+
+def test_attached_n8n_keeps_its_workflows_credential_and_executions(host):  # pylint: disable=unused-argument
+    same_data(state(), recorded()['state'])
+    assert decrypted_secret(['docker', 'exec', N8N]) == 'starter-secret-value'
+
+
+def test_a_snapshot_was_taken_before_the_first_change(host):  # pylint: disable=unused-argument
+    snapshots = sorted(os.listdir(ROOT + '/backups/original'))
+    latest = os.path.join(ROOT, 'backups', 'original', snapshots[-1])
+    assert oct(os.stat(latest).st_mode & 0o777) == '0o700'
+    exported = os.listdir(os.path.join(latest, 'n8n-export-' + N8N, 'workflows'))
+    assert len(exported) == len(recorded()['state']['workflows'])
+    assert os.path.getsize(os.path.join(latest, 'n8n-postgres.dump')) > 0
+
+
+def test_restore_after_attach_gives_the_original_back(host):  # pylint: disable=unused-argument
+    rc, out = run_playbook('restore.yml')
+    assert rc == 0, out[-3000:]
+    assert container()['networks'] == recorded()['container']['networks']
+    assert docker('ps', '-a', '-q', '--filter', 'label=com.docker.compose.project=llm-gateway-starter') == ''
+    now, before = state(), recorded()['state']
+    assert now['workflows'] == before['workflows']
+
+
+def test_adopt_refuses_a_key_that_is_not_its_data_key(host):  # pylint: disable=unused-argument
+    before = container()
+    wrong = {'llm_gateway_n8n_takeover': 'adopt', 'llm_gateway_n8n_encryption_key': 'x' * 32}
+    rc, out = run_playbook('site.yml', '-e', json.dumps(wrong))
+    assert rc != 0 and 'cannot be adopted as it is' in out and 'Mismatching encryption keys' in out, out[-3000:]
+    assert 'x' * 32 not in out
+    assert container() == before
+
+
+def test_adopt_carries_the_database_and_the_data_over(host):
+    rc, out = run_playbook('site.yml', '-e', 'llm_gateway_n8n_takeover=adopt')
+    assert rc == 0, out[-3000:]
+    old = json.loads(docker('container', 'inspect', N8N + '-pre-llm-gateway'))[0]
+    assert old['State']['Running'] is False
+    with open(ROOT + '/docker-compose.yml') as f:
+        compose = yaml.safe_load(f)
+    n8n = compose['services']['n8n']
+    assert n8n['environment']['DB_TYPE'] == 'postgresdb' and 'DB_POSTGRESDB_PASSWORD' not in n8n['environment']
+    assert 'starter-net' in n8n['networks'] and compose['networks']['starter-net']['external'] is True
+    # The user's data volume, taken over as it is (never removed by the stack).
+    assert 'n8n_data:/home/node/.n8n' in n8n['volumes']
+    assert compose['volumes']['n8n_data'] == {'name': 'starter-n8n-storage', 'external': True}
+    password = open('/srv/llm-gateway-starter-secrets/postgres_password').read().strip()
+    assert password not in open(ROOT + '/docker-compose.yml').read()
+    assert 'DB_POSTGRESDB_PASSWORD=' + password in open(ROOT + '/env/n8n.env').read()
+    same_data(state(), recorded()['state'])
+    assert decrypted_secret(COMPOSE.split() + ['exec', '-T', 'n8n']) == 'starter-secret-value'
+    answer = trigger_webhook(host, 'llm-ask', {'prompt': 'hello from the adopted n8n'})
+    assert answer == {'answer': 'Stand-in answer to: hello from the adopted n8n'}
+
+
+def test_restore_after_adopt_gives_the_original_container_back(host):  # pylint: disable=unused-argument
+    rc, out = run_playbook('restore.yml')
+    assert rc == 0, out[-3000:]
+    now = container()
+    assert now['id'] == recorded()['container']['id'] and now['running']
+    assert docker('ps', '-a', '-q', '--filter', 'label=com.docker.compose.project=llm-gateway-starter') == ''
+    assert state()['workflows'] == recorded()['state']['workflows']

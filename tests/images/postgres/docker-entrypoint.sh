@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Like the official image's entrypoint: initialise an empty PGDATA from
+# POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB, listen on every address,
+# password authentication from the network, then run postgres as postgres.
+set -euo pipefail
+if [ "${1:-}" = postgres ]; then
+  if [ "$(id -u)" = 0 ]; then
+    mkdir -p "$PGDATA" && chown -R postgres:postgres "$PGDATA" && chmod 0700 "$PGDATA"
+    exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
+  fi
+  user=${POSTGRES_USER:-postgres}
+  db=${POSTGRES_DB:-$user}
+  if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
+    pwfile=$(mktemp); printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
+    initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 -D "$PGDATA" >/dev/null
+    rm -f "$pwfile"
+    echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
+    echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+    pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
+    if [ "$db" != postgres ]; then
+      psql -v ON_ERROR_STOP=1 --username "$user" --dbname postgres -c "CREATE DATABASE \"$db\"" >/dev/null
+    fi
+    pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
+  fi
+  exec postgres -D "$PGDATA"
+fi
+exec "$@"
