@@ -104,7 +104,7 @@ def trigger_webhook(host, path, payload):
 
 
 def http_status(host, url, *headers, method='GET', data=None):
-    cmd = "curl -s -o /dev/null -w '%%{http_code}' -X %s" % method
+    cmd = "curl -s --max-time 30 -o /dev/null -w '%%{http_code}' %s" % ('-I' if method == 'HEAD' else '-X ' + method)
     for h in headers:
         cmd += " -H '%s'" % h
     if data is not None:

@@ -17,12 +17,14 @@ case "${1:-up}" in
     if [ ! -f "$root/docker-compose.yml" ]; then
       tests/harness/old-n8n.sh up llm-gateway-demo-old-n8n llm-gateway-demo-old-n8n 15681 demo.test "$secrets"
     fi
+    [ -s "$secrets/public_ollama_key" ] || { head -c 30 /dev/urandom | base64 | tr -d '/+=' >"$secrets/public_ollama_key"; chmod 0600 "$secrets/public_ollama_key"; }
     PATH="$LLM_GATEWAY_CACHE/venv/bin:$PATH" ansible-playbook -i inventory/local playbooks/site.yml -e "llm_gateway_phase=$phase"
     cat <<MSG
 
 The LLM gateway runs (phase $phase). nginx listens on 127.0.0.1:8080 (cloudflared would connect here):
   n8n editor        curl -H 'Host: n8n.demo.test' http://127.0.0.1:8080/
-  public LLM API    curl -H 'Host: llm.demo.test' http://127.0.0.1:8080/api/tags
+  public LLM API    curl -H 'Host: llm.demo.test' -H "Authorization: Bearer \$(cat $secrets/public_ollama_key)" http://127.0.0.1:8080/api/tags
+                    (phase 1; without the key 401, and model management such as /api/pull is never public: 404)
   n8n API           http://127.0.0.1:15680 (key: N8N_API_KEY in $secrets/n8n.env)
 
 The internal route, as n8n calls it from the Docker network:

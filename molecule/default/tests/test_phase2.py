@@ -17,8 +17,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, node, post_from_n8n, prompt_of, run_playbook,
-    secret, standin, standin_requests, trigger_webhook, workflow,
+    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, http_status, node, post_from_n8n, prompt_of,
+    run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
 )
 
 LLM = 'http://%s/v1/chat/completions' % NGINX
@@ -96,6 +96,34 @@ def test_no_key_is_refused_by_nginx(host, fresh_standin):
     assert json.loads(text)['error']['message'].startswith('Authentication required')  # nginx's body, not LiteLLM's
     # LiteLLM's background health checks call the backends too; none may carry this prompt.
     assert [e for e in backend_requests(host, '/api/chat') if prompt_of(e) == 'no key'] == []
+
+
+# Phase 2's public surface on llm.<domain>: (method, path, key) -> status; key None, 'wrong' or 'right'.
+PUBLIC_PHASE2 = [
+    ('GET', '/v1/models', None, '401'),
+    ('GET', '/v1/models', 'wrong', '401'),
+    ('GET', '/v1/models', 'right', '200'),
+    ('GET', '/models', 'right', '200'),
+    ('GET', '/health', None, '200'),
+    ('GET', '/health/readiness', 'right', '404'),
+    ('GET', '/health/liveliness', 'right', '404'),
+    ('POST', '/key/generate', 'right', '404'),
+    ('GET', '/key/list', 'right', '404'),
+    ('GET', '/ui', 'right', '404'),
+    ('GET', '/routes', 'right', '404'),
+    ('GET', '/model/info', 'right', '404'),
+    ('GET', '/openapi.json', 'right', '404'),
+    ('GET', '/api/tags', 'right', '404'),
+    ('POST', '/api/pull', 'right', '404'),
+]
+
+
+@pytest.mark.parametrize('method,path,key,expected', PUBLIC_PHASE2)
+def test_public_surface(host, method, path, key, expected):
+    headers = ['Host: llm.%s' % DOMAIN]
+    if key:
+        headers.append('Authorization: Bearer %s' % (master_key() if key == 'right' else 'sk-' + 'x' * 40))
+    assert http_status(host, 'http://%s%s' % (NGINX, path), *headers, method=method) == expected
 
 
 def test_health_maps_to_liveliness(host):

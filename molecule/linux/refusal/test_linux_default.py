@@ -62,6 +62,7 @@ def state():
 @pytest.mark.parametrize('key,problem', [
     ('CHANGE-ME-to-your-n8n-encryption-key', 'a placeholder'),
     ('a-long-enough-key-with-$dollar', 'which an env file would alter'),
+    ('a-well-formed-key-but-not-this-data-s', 'Mismatching encryption keys'),
 ])
 def test_an_unusable_encryption_key_is_refused_before_any_change(key, problem):
     before = state()

@@ -11,11 +11,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, NGINX, ROOT, SECRETS, post_from_n8n, prompt_of, run_playbook, secret, standin, standin_requests,
-    trigger_webhook, workflow,
+    COMPOSE, NGINX, post_from_n8n, prompt_of, secret, standin, standin_requests, trigger_webhook, workflow,
 )
-
-OLD_N8N = 'llm-gateway-linux-old-n8n'
 
 
 def test_ollama_is_the_linux_configured_kind(host):
@@ -53,33 +50,3 @@ def test_migrated_workflow_answers_through_litellm(host):
     assert answer == {'answer': 'Stand-in answer to: hello from linux'}
     hits = [e for e in standin_requests(host, '/api/chat') if prompt_of(e) == 'hello from linux']
     assert hits, 'LiteLLM did not call Ollama on the host'
-
-
-def test_a_snapshot_was_taken_before_the_first_change(host):
-    snapshots = sorted(host.file(ROOT + '/backups/original').listdir())
-    assert snapshots
-    latest = ROOT + '/backups/original/' + snapshots[-1]
-    assert host.file(latest).mode == 0o700
-    assert host.file(latest + '/n8n-data.tar.gz').mode == 0o600
-    exported = host.file(latest + '/n8n-export-' + OLD_N8N + '/workflows').listdir()
-    before = json.load(open(os.path.join(SECRETS, 'workflows-before.json')))
-    assert len(exported) == len(before) > 0
-
-
-def test_restore_brings_the_original_n8n_back(host):
-    """Last: playbooks/restore.yml from phase 2 back to the user's own n8n container and data."""
-    rc, out = run_playbook('restore.yml')
-    assert rc == 0, out[-3000:]
-    assert host.check_output("docker container inspect -f '{{.State.Running}}' %s" % OLD_N8N) == 'true'
-    assert host.run('docker container inspect %s-pre-llm-gateway' % OLD_N8N).rc != 0
-    assert host.check_output("docker ps -a -q --filter label=com.docker.compose.project=llm-gateway-linux") == ''
-    assert not host.file(ROOT + '/docker-compose.yml').exists and not host.file(ROOT + '/env').exists
-    before = json.load(open(os.path.join(SECRETS, 'workflows-before.json')))
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'refusal'))
-    from test_switch_over import wait_for, workflows  # pylint: disable=import-outside-toplevel
-    wait_for('the original n8n to answer', lambda: bool(workflows()), 180)
-    now = workflows()
-    assert {k: list(v) for k, v in now.items()} == before
-    # A second restore changes nothing.
-    rc, out = run_playbook('restore.yml')
-    assert rc == 0 and 'changed=0' in out, out[-2000:]

@@ -135,9 +135,47 @@ def test_unknown_host_gets_an_error(host):
 
 def test_public_routes(host):
     assert http_status(host, 'http://%s/' % NGINX, 'Host: n8n.example.test') == '200'
-    assert http_status(host, 'http://%s/' % NGINX, 'Host: webhooks.example.test') in ('200', '404')
-    tags = json.loads(host.check_output("curl -sf -H 'Host: llm.example.test' http://%s/api/tags" % NGINX))
-    assert 'llama3:latest' in [m['name'] for m in tags['models']]  # phase 1: llm.<domain> is Ollama
+    tags = json.loads(host.check_output("curl -sf -H 'Host: llm.example.test' -H 'Authorization: Bearer %s' "
+                                        "http://%s/api/tags" % (secret('public_ollama_key'), NGINX)))
+    assert 'llama3:latest' in [m['name'] for m in tags['models']]  # phase 1: llm.<domain> is Ollama, with a key
+
+
+# Phase 1's public surface, as a hostile client sees it: (hostname, method, path, key) -> status.
+# Key: None (no Authorization), 'wrong' (Bearer of another key) or 'right'.
+PUBLIC_PHASE1 = [
+    ('llm', 'GET', '/api/tags', None, '401'),
+    ('llm', 'GET', '/api/tags', 'wrong', '401'),
+    ('llm', 'GET', '/api/tags', 'right', '200'),
+    ('llm', 'GET', '/api/version', 'right', '200'),
+    ('llm', 'POST', '/api/generate', None, '401'),
+    ('llm', 'POST', '/api/pull', 'right', '404'),
+    ('llm', 'POST', '/api/push', 'right', '404'),
+    ('llm', 'POST', '/api/create', 'right', '404'),
+    ('llm', 'POST', '/api/copy', 'right', '404'),
+    ('llm', 'DELETE', '/api/delete', 'right', '404'),
+    ('llm', 'HEAD', '/api/blobs/sha256:0000', 'right', '404'),
+    ('llm', 'GET', '/', 'right', '404'),
+    ('llm', 'GET', '/v1/models', 'right', '404'),
+    ('webhooks', 'GET', '/', None, '404'),
+    ('webhooks', 'GET', '/rest/settings', None, '404'),
+    ('webhooks', 'GET', '/api/v1/workflows', None, '404'),
+    ('webhooks', 'GET', '/home/workflows', None, '404'),
+    ('webhooks', 'GET', '/healthz', None, '404'),
+]
+
+
+@pytest.mark.parametrize('name,method,path,key,expected', PUBLIC_PHASE1)
+def test_public_surface(host, name, method, path, key, expected):
+    headers = ['Host: %s.example.test' % name]
+    if key:
+        headers.append('Authorization: Bearer %s' % (secret('public_ollama_key') if key == 'right' else 'x' * 32))
+    assert http_status(host, 'http://%s%s' % (NGINX, path), *headers, method=method) == expected
+
+
+def test_the_keys_file_is_not_world_readable(host):
+    f = host.file(ROOT + '/nginx/conf.d/llm-gateway-keys.conf')
+    assert f.mode == 0o600 and secret('public_ollama_key') in f.content_string
+    assert secret('public_ollama_key') not in host.file(ROOT + '/nginx/conf.d/llm-gateway.conf').content_string
 
 
 def test_a_config_that_fails_nginx_t_never_goes_live(host):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 
 import yaml
@@ -65,6 +66,28 @@ def test_adopt_refuses_a_key_that_is_not_its_data_key(host):  # pylint: disable=
     assert rc != 0 and 'cannot be adopted as it is' in out and 'Mismatching encryption keys' in out, out[-3000:]
     assert 'x' * 32 not in out
     assert container() == before
+
+
+def test_an_adoption_that_does_not_come_up_gives_the_original_back(host):  # pylint: disable=unused-argument
+    """nginx's published port is held by another process, so `up` fails after the user's n8n was stopped."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(('127.0.0.1', 18280))  # llm_gateway_nginx_publish
+    holder.listen(1)
+    try:
+        rc, out = run_playbook('site.yml', '-e', 'llm_gateway_n8n_takeover=adopt')
+    finally:
+        holder.close()
+    assert rc != 0
+    assert 'The stack did not come up' in out, out[-3000:]
+    assert 'address already in use' in out or 'port is already allocated' in out, out[-3000:]
+    assert 'run again as before' in out
+    # The user's n8n runs again under its own name (the same container), with its data; the new stack is down.
+    now = container()
+    assert now['id'] == recorded()['container']['id'] and now['running']
+    assert N8N + '-pre-llm-gateway' not in docker('ps', '-a', '--format', '{{.Names}}').split()
+    assert docker('ps', '-a', '-q', '--filter', 'label=com.docker.compose.project=llm-gateway-starter') == ''
+    assert state()['workflows'] == recorded()['state']['workflows']
 
 
 def test_adopt_carries_the_database_and_the_data_over(host):
