@@ -2,8 +2,9 @@
 # The test driver behind `make test` and `make test-quick`.
 #   run.sh all    : set up everything on a fresh machine, then every tier, Molecule included
 #   run.sh quick  : the same without Molecule
-#   run.sh takeover : set up, then the starter-kit scenario (attach and adopt an
-#                     n8n on Postgres); CI runs it after `all` (see .ci/run)
+#   run.sh takeover : set up, then the scenarios that do not fit in `all`'s ten
+#                     minutes: the starter kit (attach and adopt an n8n on Postgres)
+#                     and the ollama_host role on systemd; CI runs it after `all`
 #   run.sh STAGE… : only the named stages (see `stages` below)
 # Each stage is timed; a summary table is printed at the end, whatever happened.
 source "$(dirname "$0")/lib.sh"
@@ -15,7 +16,7 @@ check_stages=(yamllint ansible-lint unit sanity build)
 # of its time waiting on containers, so the module tests and the small scenario
 # fit in beside it. They share no names, ports or folders.
 side_stages=(integration molecule-preflight molecule-linux)
-main_stages=(molecule-default molecule-ollama-host)
+main_stages=(molecule-default)
 
 timings="$LLM_GATEWAY_RUN/timings.$$"
 : >"$timings"
@@ -159,7 +160,7 @@ case "${1:-all}" in
     fi
     ;;
   quick) run_stages "${setup_stages[@]}" "${check_stages[@]}" integration || true ;;
-  takeover) run_stages "${setup_stages[@]}" molecule-starter || true ;;
+  takeover) run_stages "${setup_stages[@]}" molecule-starter molecule-ollama-host || true ;;
   *)     run_stages "$@" || true ;;
 esac
 if [ -s "$timings.failed" ]; then

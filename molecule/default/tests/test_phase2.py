@@ -101,7 +101,7 @@ def test_no_key_is_refused_by_nginx(host, fresh_standin):
 # Phase 2's public surface on llm.<domain>: (method, path, key) -> status; key None, 'wrong' or 'right'.
 PUBLIC_PHASE2 = [
     ('GET', '/v1/models', None, '401'),
-    ('GET', '/v1/models', 'wrong', '401'),
+    ('GET', '/v1/models', 'wrong', '400'),  # LiteLLM's own answer to a key it does not know
     ('GET', '/v1/models', 'right', '200'),
     ('GET', '/models', 'right', '200'),
     ('GET', '/health', None, '200'),
