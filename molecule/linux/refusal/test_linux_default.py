@@ -72,6 +72,14 @@ def test_an_unusable_encryption_key_is_refused_before_any_change(key, problem):
     assert state() == before
 
 
+@pytest.mark.parametrize('publish', ['0.0.0.0:18180', '18180'])
+def test_publishing_beyond_loopback_is_refused_before_any_change(publish):
+    before = state()
+    rc, out = run_playbook('site.yml', '-e', 'llm_gateway_nginx_publish=%s' % publish)
+    assert rc != 0 and 'beyond the Docker host' in out and 'llm_gateway_publish_beyond_loopback' in out, out[-3000:]
+    assert state() == before
+
+
 def test_linux_default_is_refused_before_any_change():
     standin = json.loads(urllib.request.urlopen('http://127.0.0.1:11436/_standin/state', timeout=5).read())
     assert standin['listen'].startswith('127.0.0.1:') and standin['host_check']['active'] is True
