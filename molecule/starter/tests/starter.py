@@ -39,7 +39,7 @@ def wait_for_api(seconds=180):
     while True:
         try:
             return api('/api/v1/workflows?limit=1')
-        except OSError:
+        except (OSError, ValueError):  # not up yet, or "n8n is starting up. Please wait" (not JSON)
             assert time.monotonic() < deadline, 'n8n did not answer at %s' % API
             time.sleep(1)
 
