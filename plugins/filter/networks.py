@@ -10,14 +10,16 @@ name: overlapping_networks
 short_description: Docker networks whose subnets overlap a subnet
 version_added: 0.1.0
 description:
-  - Reads the output of C(docker network inspect --format '{{.Name}}{{range .IPAM.Config}} {{.Subnet}}{{end}}')
-    (one network a line) and returns the names of the networks whose subnets overlap O(subnet).
+  - Reads the Docker networks as community.docker's C(docker_host_info) lists them with O(community.docker.docker_host_info#module:networks=true)
+    and O(community.docker.docker_host_info#module:verbose_output=true) (the Docker API's network objects) and returns the
+    names of the networks whose subnets overlap O(subnet).
 author:
   - llm_gateway developers (@local-ai)
 options:
   _input:
-    description: The inspect output, one network a line (name, then its subnets).
-    type: str
+    description: The networks, each a dictionary with C(Name) and C(IPAM.Config[].Subnet).
+    type: list
+    elements: dict
     required: true
   subnet:
     description: The subnet to compare with, for example V(172.29.77.0/24).
@@ -31,9 +33,15 @@ options:
 '''
 
 EXAMPLES = r'''
+- name: List the Docker networks
+  community.docker.docker_host_info:
+    networks: true
+    verbose_output: true
+  register: host
+
 - name: Networks in the way of the stack's subnet
   ansible.builtin.debug:
-    msg: "{{ inspect.stdout | local_ai.llm_gateway.overlapping_networks('172.29.77.0/24', skip=['llama-network']) }}"
+    msg: "{{ host.networks | local_ai.llm_gateway.overlapping_networks('172.29.77.0/24', skip=['llama-network']) }}"
 '''
 
 RETURN = r'''
@@ -44,12 +52,12 @@ _value:
 '''
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._networks import (
-    overlapping_networks, parse_network_lines,
+    networks_of_api, overlapping_networks,
 )
 
 
-def _overlapping(text, subnet, skip=None):
-    return overlapping_networks(subnet, parse_network_lines(text), skip=skip or ())
+def _overlapping(networks, subnet, skip=None):
+    return overlapping_networks(subnet, networks_of_api(networks), skip=skip or ())
 
 
 class FilterModule(object):

@@ -43,3 +43,13 @@ def parse_network_lines(text):
         if parts:
             networks.append((parts[0], parts[1:]))
     return networks
+
+
+def networks_of_api(items):
+    """The Docker API's network list (``GET /networks``, as community.docker's
+    ``docker_host_info`` returns it with ``verbose_output``) as ``[(name, [subnet, ...])]``."""
+    networks = []
+    for item in items or []:
+        configs = ((item.get('IPAM') or {}).get('Config') or [])
+        networks.append((item.get('Name'), [c.get('Subnet') for c in configs if c.get('Subnet')]))
+    return networks

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Build the local Debian bookworm base image every test image derives from:
-# debootstrap + docker import, with python3 and the build host's CA bundle
+# debootstrap + docker import, with python3 (and requests, which community.docker's
+# modules need on the Docker host) and the build host's CA bundle
 # trusted (pip/npm in containers go through a TLS-intercepting proxy here).
 # Rebuilt only when this recipe changes (the recipe hash is an image label).
 source "$(dirname "$0")/lib.sh"
 image=${BASE_IMAGE:-llm-gateway-test/base:bookworm}
-packages=python3,python3-apt,ca-certificates,procps,iproute2,curl,iputils-ping
+packages=python3,python3-apt,python3-requests,ca-certificates,procps,iproute2,curl,iputils-ping
 ca=/etc/ssl/certs/ca-certificates.crt
 recipe=$( { cat "$0"; echo "$packages"; sha256sum "$ca"; } | sha256sum | cut -c1-16)
 

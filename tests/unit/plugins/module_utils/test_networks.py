@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 
 from ansible_collections.local_ai.llm_gateway.plugins.filter.networks import FilterModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._networks import (
-    overlapping_networks, parse_network_lines,
+    networks_of_api, overlapping_networks, parse_network_lines,
 )
 
 INSPECT = 'bridge 172.17.0.0/16\nhost\nother 172.29.0.0/16 fd00::/64\nllama-network 172.29.77.0/24\n'
@@ -28,7 +28,13 @@ def test_overlaps_are_named_and_the_stacks_own_network_skipped():
 
 def test_the_filter_is_the_same_function():
     overlapping = FilterModule().filters()['overlapping_networks']
-    assert overlapping(INSPECT, '172.29.77.0/24', skip=['llama-network']) == ['other']
+    api = [{'Name': 'bridge', 'IPAM': {'Config': [{'Subnet': '172.17.0.0/16', 'Gateway': '172.17.0.1'}]}},
+           {'Name': 'host', 'IPAM': {'Config': None}},
+           {'Name': 'llama-network', 'IPAM': {'Config': [{'Subnet': '172.29.77.0/24'}]}},
+           {'Name': 'other', 'IPAM': {'Config': [{'Subnet': '172.29.0.0/16'}, {'Subnet': 'fd00::/64'}]}}]
+    assert networks_of_api(api) == [('bridge', ['172.17.0.0/16']), ('host', []), ('llama-network', ['172.29.77.0/24']),
+                                    ('other', ['172.29.0.0/16', 'fd00::/64'])]
+    assert overlapping(api, '172.29.77.0/24', skip=['llama-network']) == ['other']
 
 
 @given(st.ip_addresses(v=4), st.integers(8, 30), st.ip_addresses(v=4), st.integers(8, 30))
