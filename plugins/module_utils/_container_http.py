@@ -32,6 +32,8 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._networks imp
 )
 
 TRAILER = '@@llm-gateway-curl@@'
+# A second trailer line: where a 3xx points (curl follows no redirect unless told to, and is not told).
+LOCATION_TRAILER = '@@llm-gateway-location@@'
 PROBE_LABEL = 'local_ai.llm_gateway.probe'
 # One network a line: its name, then its subnets.
 NETWORK_FORMAT = '{{.Name}}{{range .IPAM.Config}} {{.Subnet}}{{end}}'
@@ -56,8 +58,10 @@ def curl_config(method, url, headers=None, data=None, timeout=10, connect_timeou
     """The curl config (read from standard input) for one request.
 
     The answer's status, connect time and content type follow the body on a trailer
-    line; ``--verbose`` lets ``parse_curl`` tell refused from unreachable (curl's
-    exit code says "could not connect" for both).
+    line, and the URL a 3xx points to (resolved by curl) on a second one; curl follows
+    no redirect (no ``location`` option), so a 3xx comes back as the answer and the
+    client decides. ``--verbose`` lets ``parse_curl`` tell refused from unreachable
+    (curl's exit code says "could not connect" for both).
     """
     lines = [
         'silent', 'show-error', 'verbose',
@@ -66,7 +70,8 @@ def curl_config(method, url, headers=None, data=None, timeout=10, connect_timeou
         'url = %s' % _quote(url),
         'max-time = %s' % float(timeout),
         'connect-timeout = %s' % float(min(connect_timeout, timeout)),
-        'write-out = %s' % _quote('\n' + TRAILER + ' %{http_code} %{time_connect} %{content_type}'),
+        'write-out = %s' % _quote('\n' + TRAILER + ' %{http_code} %{time_connect} %{content_type}'
+                                  '\n' + LOCATION_TRAILER + ' %{redirect_url}'),
     ]
     for name, value in (headers or {}).items():
         lines.append('header = %s' % _quote('%s: %s' % (name, value)))
@@ -83,6 +88,9 @@ _CURL_ERROR = re.compile(r'^curl: \((\d+)\) (.+)$', re.MULTILINE)
 def parse_curl(rc, stdout, stderr, url):
     """Turn curl's exit code and output into fetch_url's ``(response, info)``.
 
+    A 3xx is an answer, as from ``fetch_url`` told to follow no redirect: its status,
+    and ``info['location']``, the URL it points to, when it names one.
+
     ``info['kind']`` says why no answer came: ``dns``, ``refused``, ``unreachable``
     (no route, a firewall's reject), ``connect_timeout`` (nothing answered the
     connection: a firewall's drop), ``timeout`` (connected, no answer in time),
@@ -92,20 +100,25 @@ def parse_curl(rc, stdout, stderr, url):
     out = to_bytes(stdout)
     marker = to_bytes('\n' + TRAILER + ' ')
     at = out.rfind(marker)
-    body, status, connected, content_type = out, 0, 0.0, ''
+    body, status, connected, content_type, location = out, 0, 0.0, '', ''
     if at >= 0:
         body = out[:at]
-        fields = to_text(out[at + len(marker):]).strip().split(' ', 2)
+        first, dummy, rest = to_text(out[at + len(marker):]).partition('\n')
+        fields = first.strip().split(' ', 2)
         try:
             status = int(fields[0])
             connected = float(fields[1]) if len(fields) > 1 else 0.0
         except ValueError:
             status = 0
         content_type = fields[2] if len(fields) > 2 else ''
+        if rest.startswith(LOCATION_TRAILER):
+            location = rest[len(LOCATION_TRAILER):].strip()
     err = to_text(stderr)
     if rc == 0 and status > 0:
         info = {'status': status, 'url': url, 'msg': 'OK (%s)' % status, 'content-type': content_type}
-        if status >= 400:
+        if 300 <= status < 400 and location:
+            info['location'] = location
+        if status >= 300:
             info['body'] = body
             return None, info
         return io.BytesIO(body), info

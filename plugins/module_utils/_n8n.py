@@ -76,8 +76,11 @@ class N8nClient(object):
     def counts(self):
         return dict(self.http.counts)
 
-    def _json(self, method, path, payload=None):
-        data = self.http.json(method, path, payload=payload)
+    def _json(self, method, path, payload=None, idempotent=None):
+        return self._object(method, path, self.http.json(method, path, payload=payload, idempotent=idempotent))
+
+    @staticmethod
+    def _object(method, path, data):
         if not isinstance(data, dict):
             raise ApiError('%s %s' % (method, path), 200, 'the answer is not a JSON object', kind='not_n8n')
         return data
@@ -117,9 +120,30 @@ class N8nClient(object):
         """All credentials (id, name, type; the public API never returns their data)."""
         return self._paginate('credentials', [], page_size, max_pages)
 
+    def find_credentials(self, name, cred_type):
+        """The credentials named ``name`` of type ``cred_type`` (id, name, type)."""
+        return [c for c in self.list_credentials() if c.get('type') == cred_type and c.get('name') == name]
+
     def create_credential(self, name, cred_type, data):
-        """Create a credential; the answer (id, name, type) carries no data."""
-        return self._json('POST', '%s/credentials' % API, payload={'name': name, 'type': cred_type, 'data': data})
+        """Create a credential; the answer (id, name, type) carries no data.
+
+        The caller has made sure that no credential of this name and type exists. A POST
+        whose answer is lost (a timeout, a reset, a 5xx) may have created it, so before it
+        is sent again the credentials are listed: the one of this name and type, when there
+        is one now, is the answer, and none is created twice. Several of them raise ApiError.
+        """
+        path = '%s/credentials' % API
+
+        def landed():
+            found = self.find_credentials(name, cred_type)
+            if len(found) > 1:
+                raise ApiError('POST %s' % path, 200, 'after an answer was lost, n8n holds %d %s credentials named '
+                               '%r (ids %s); delete all but one' % (len(found), cred_type, name,
+                                                                    ', '.join(sorted(str(c['id']) for c in found))),
+                               kind='duplicate')
+            return found[0] if found else None
+        created = self.http.json_checked('POST', path, {'name': name, 'type': cred_type, 'data': data}, landed)
+        return self._object('POST', path, created)
 
     def _wf_path(self, workflow_id, suffix=''):
         return '%s/workflows/%s%s' % (API, quote(str(workflow_id), safe=''), suffix)
@@ -130,17 +154,21 @@ class N8nClient(object):
     def put_workflow(self, workflow_id, body):
         return self._json('PUT', self._wf_path(workflow_id), payload=body)
 
+    # activate and deactivate are POSTs that set a state: sent twice, they leave the workflow as sent once
+    # (published in the same version, or unpublished), so they are retried like a PUT.
     def activate(self, workflow_id, version_id=None):
         payload = {'versionId': version_id} if version_id else {}
-        return self._json('POST', self._wf_path(workflow_id, '/activate'), payload=payload)
+        return self._json('POST', self._wf_path(workflow_id, '/activate'), payload=payload, idempotent=True)
 
     def deactivate(self, workflow_id):
-        return self._json('POST', self._wf_path(workflow_id, '/deactivate'), payload={})
+        return self._json('POST', self._wf_path(workflow_id, '/deactivate'), payload={}, idempotent=True)
 
 
 def explain(error, url):
     """A message for a failed call that names the call, the status and the fix, never the key."""
     call = error.call
+    if error.kind == 'redirect':
+        return 'n8n at %s, asked %s: %s' % (url, call, error.detail)
     if error.kind == 'refused':
         return ('Cannot connect to n8n at %s (%s): connection refused. Is n8n running, and is url its base '
                 'URL as seen from this host?' % (url, call))
@@ -185,7 +213,7 @@ def _short_detail(error):
 
 def is_global_failure(error):
     """Failures that will hit every further call as well (stop starting new writes)."""
-    return error.status in (401, 403) or error.kind in ('refused', 'dns', 'timeout')
+    return error.status in (401, 403) or error.kind in ('refused', 'dns', 'timeout', 'redirect')
 
 
 # ------------------------------------------------------------------------------------------

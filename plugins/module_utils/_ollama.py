@@ -62,6 +62,9 @@ def explain(error, url, network=None, headers=None):
     it), or None when it came from where the task runs; ``headers`` are the request's
     non-secret headers (the Host header a proxy will send).
     """
+    if error.kind == 'redirect':
+        where = ' from a container on the Docker network %s' % network if network else ''
+        return 'Ollama at %s, asked %s%s: %s' % (url, error.call, where, error.detail)
     if network:
         return _explain_from_container(error, url, network, (headers or {}).get('Host'))
     kind = error.kind

@@ -162,7 +162,8 @@ options:
         authenticate with (the LiteLLM key). Without it, the nodes' authentication is left as it is.
       - The credential is looked up by name and type, and created only when n8n has none (a second run makes no
         C(POST)); in check mode its creation is reported, not done. It is created after the backups, before the
-        first workflow is written, and only when a node is converted.
+        first workflow is written, and only when a node is converted. A creation whose answer is lost (a timeout,
+        a reset, a 5xx) is looked up again before it is retried, so the credential is never created twice.
       - An existing credential is never changed (the public API cannot read it to compare). To change the key,
         edit the credential in n8n, or delete it so that the next run creates it.
     type: dict
@@ -256,7 +257,8 @@ notes:
     (or, when only the published version needs it, one C(POST .../activate)), plus one C(GET) to confirm an
     active workflow is still published. O(state=restored) reads each backed-up workflow once. With O(auth) and a
     node to convert, C(GET /api/v1/credentials) once per 250 credentials, and one C(POST) when the credential is
-    created.
+    created (and the listing again when the answer to that C(POST) is lost). C(POST .../activate) and
+    C(POST .../deactivate) set a state, so they are retried like a C(PUT).
   - n8n has no optimistic locking on the public API. An edit made in the n8n editor between the listing and the
     write is overwritten; the backup holds the listed state.
   - Credentials are reported, not changed. Change an Ollama or OpenAI credential's base URL in n8n.

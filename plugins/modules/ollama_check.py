@@ -39,6 +39,10 @@ options:
     description:
       - Base URL of the Ollama server as seen from where the task runs, without a path,
         for example V(http://127.0.0.1:11434) or V(http://host.docker.internal:11434).
+      - A redirect to another origin (scheme, host or port), or without a C(Location), is not followed and fails
+        the check, naming the status and where it points, so that O(headers) never reach an address other than
+        this one; set O(url) to the address that answers directly. A redirect within the origin is followed, at
+        most 5 in a row (C(301), C(302) and C(303) for reads only; C(307) and C(308) keep the method and body).
     type: str
     required: true
   models:

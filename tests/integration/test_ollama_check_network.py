@@ -8,7 +8,9 @@ stand-in serving as each kind of host serves Ollama:
 * desktop: reachable from containers with Ollama's host check on (Docker Desktop
   forwards host.docker.internal to a loopback-bound Ollama);
 * a firewall that drops or rejects the containers' traffic (iptables rules on this
-  machine, for the test network's subnet and the stand-in's port only).
+  machine, for the test network's subnet and the stand-in's port only);
+* an address that answers with a redirect to another address, which must never get
+  the request's headers.
 
 The container's network is created by the module for the check (the stack's network
 does not exist yet on a fresh host) and must be gone afterwards.
@@ -17,10 +19,13 @@ does not exist yet on a fresh host) and must be gone afterwards.
 from __future__ import annotations
 
 import contextlib
+import http.server
+import json
 import os
 import random
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -192,3 +197,52 @@ def test_an_existing_network_is_used_as_it_is():
         assert probe_networks() == [NETWORK]
     finally:
         subprocess.run(['docker', 'network', 'rm', NETWORK], check=True, stdout=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def recording_server(address, answer):
+    """An HTTP server on ADDRESS (an ephemeral port) that records every request's headers
+    (lower-case names) in ``.requests`` and answers ``answer(path) -> (status, headers, body)``."""
+    requests = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            requests.append(dict((k.lower(), v) for k, v in self.headers.items()))
+            status, headers, body = answer(self.path)
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer((address, 0), Handler)
+    server.requests = requests
+    server.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_to_another_address_is_not_followed_and_never_gets_the_headers():
+    secret = 'Bearer itest-redirect-secret-6c0d'
+    tags = json.dumps({'models': [{'name': 'llama3:latest', 'size': 1, 'digest': 'd', 'modified_at': 't'}]}).encode()
+    bridge = bridge_ip()
+    with recording_server(bridge, lambda path: (200, {'Content-Type': 'application/json'}, tags)) as other:
+        elsewhere = 'http://host.docker.internal:%d' % other.port
+        with recording_server(bridge, lambda path: (302, {'Location': elsewhere + path}, b'')) as first:
+            result = from_network('http://host.docker.internal:%d' % first.port, retries=2, delay=0,
+                                  headers={'Authorization': secret})
+    assert result['failed'] and result['reachable'] is False and result['status'] == 302
+    assert elsewhere + '/api/tags' in result['msg'] and 'another origin' in result['msg'], result['msg']
+    assert 'itest-redirect-secret' not in json.dumps(result)
+    # The address named in url got the header once (a redirect is not retried); the other one got nothing.
+    assert [r.get('authorization') for r in first.requests] == [secret]
+    assert other.requests == []

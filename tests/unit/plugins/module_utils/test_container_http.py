@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
+import subprocess
 
 import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._container_http import (
-    TRAILER, ContainerCurl, ContainerError, curl_config, parse_curl, probe_network,
+    LOCATION_TRAILER, TRAILER, ContainerCurl, ContainerError, curl_config, parse_curl, probe_network,
 )
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError, JsonHttpClient
 
 
 def unquote(value):
@@ -66,6 +69,94 @@ def test_an_answer_is_read_as_fetch_url_reads_it():
 def test_an_error_status_carries_its_body():
     resp, info = parse_curl(0, ok(403, b''), '', 'u')
     assert resp is None and info['status'] == 403 and info['body'] == b''
+
+
+def answered(status, location='', body=b'', ctype='text/html'):
+    """curl's output with both trailer lines, as the config asks for them."""
+    return body + ('\n%s %s 0.000412 %s\n%s %s' % (TRAILER, status, ctype, LOCATION_TRAILER, location)).encode()
+
+
+def test_curl_is_not_told_to_follow_redirects_and_reports_where_one_points():
+    config = curl_config('GET', 'http://h:11434/api/tags')
+    assert not any(line.split(' ')[0] in ('location', 'location-trusted', 'L') for line in config.split('\n'))
+    assert '%{redirect_url}' in params(config)['write-out'][0]
+
+
+@pytest.mark.parametrize('status', [301, 302, 303, 307, 308])
+def test_a_redirect_is_an_answer_with_its_status_and_location(status):
+    resp, info = parse_curl(0, answered(status, 'http://elsewhere:8080/api/tags', b'<a>moved</a>'), '', 'u')
+    assert resp is None and info['status'] == status
+    assert info['location'] == 'http://elsewhere:8080/api/tags' and info['body'] == b'<a>moved</a>'
+
+
+def test_a_redirect_without_location_has_none():
+    resp, info = parse_curl(0, answered(302), '', 'u')
+    assert info['status'] == 302 and 'location' not in info
+
+
+def test_both_trailer_lines_leave_the_body_and_content_type_alone():
+    resp, info = parse_curl(0, answered(200, body=b'{"a": 1}', ctype='application/json; charset=utf-8'), '', 'u')
+    assert resp.read() == b'{"a": 1}' and info['content-type'] == 'application/json; charset=utf-8'
+    assert 'location' not in info
+
+
+class Curl:
+    """A scripted docker run/exec: each exec answers with the next of ``answers`` and keeps its config."""
+
+    def __init__(self, answers):
+        self.answers, self.configs = list(answers), []
+
+    def __call__(self, argv, data=None, binary_data=False):
+        if argv[1] != 'exec':
+            return 0, b'c0ffee\n', ''
+        self.configs.append(params(data))
+        return 0, self.answers.pop(0), ''
+
+
+def test_a_redirect_to_another_origin_is_not_followed_from_the_container():
+    curl = Curl([answered(302, 'http://172.17.0.1:9999/api/tags')])
+    client = JsonHttpClient(None, 'http://host.docker.internal:11434', secret_headers={'Authorization': 'Bearer s3cret'},
+                            retries=2, delay=0, send=ContainerCurl(curl, 'img', 'net'))
+    with pytest.raises(ApiError) as caught:
+        client.json('GET', '/api/tags')
+    assert caught.value.kind == 'redirect' and caught.value.status == 302
+    assert 'http://172.17.0.1:9999/api/tags' in str(caught.value) and 's3cret' not in str(caught.value)
+    assert [c['url'][0] for c in curl.configs] == ['http://host.docker.internal:11434/api/tags']
+
+
+def test_a_same_origin_redirect_is_followed_from_the_container():
+    curl = Curl([answered(307, 'http://host.docker.internal:11434/ollama/api/tags'),
+                 answered(200, body=b'{"models": []}', ctype='application/json')])
+    client = JsonHttpClient(None, 'http://host.docker.internal:11434', secret_headers={'Authorization': 'Bearer s3cret'},
+                            send=ContainerCurl(curl, 'img', 'net'))
+    assert client.json('GET', '/api/tags') == {'models': []}
+    assert [c['url'][0] for c in curl.configs] == ['http://host.docker.internal:11434/api/tags',
+                                                   'http://host.docker.internal:11434/ollama/api/tags']
+    assert curl.configs[1]['header'] == ['Accept: application/json', 'Authorization: Bearer s3cret']
+
+
+def host_curl(argv, data=None, binary_data=False):
+    """``docker run`` and ``docker exec`` as ContainerCurl sends them, the exec'd curl run here instead."""
+    if argv[1] != 'exec':
+        return 0, b'c0ffee\n', ''
+    done = subprocess.run(argv[4:], input=data.encode(), capture_output=True, timeout=30, check=False)
+    return done.returncode, done.stdout, done.stderr.decode()
+
+
+@pytest.mark.skipif(not shutil.which('curl'), reason='needs curl')
+def test_real_curl_reports_a_redirect_and_does_not_follow_it(local_server):
+    other = local_server(lambda server, request: (200, {}, {'models': []}))
+    first = local_server(lambda server, request: (
+        (302, {'Location': '/moved'}, b'') if request['path'] == '/api/tags'
+        else (302, {'Location': other.url + '/api/tags'}, b'')))
+    client = JsonHttpClient(None, first.url, secret_headers={'Authorization': 'Bearer s3cret'},
+                            send=ContainerCurl(host_curl, 'img', 'net'))
+    with pytest.raises(ApiError) as caught:
+        client.json('GET', '/api/tags')
+    assert caught.value.kind == 'redirect' and other.url + '/api/tags' in str(caught.value)
+    assert [r['path'] for r in first.requests] == ['/api/tags', '/moved']   # the same-origin hop, by the client
+    assert all(r['headers']['authorization'] == 'Bearer s3cret' for r in first.requests)
+    assert other.requests == []
 
 
 @pytest.mark.parametrize('rc,stderr,connect,kind', [

@@ -231,3 +231,112 @@ def test_retry_after_is_honoured_up_to_a_cap(monkeypatch):
         client(retries=3).get_workflow('w1')
     assert sleeps == [7.0, _http.MAX_RETRY_AFTER, 0]
     assert caught.value.status == 500 and 'HTTP 500 boom' in _n8n.explain(caught.value, URL)
+
+
+# ---------------------------------------------------------------------------------------------
+# Over the real fetch_url, against local servers: redirects, and a create whose answer is lost.
+
+class Credentials(object):
+    """n8n's /api/v1/credentials (list and create) and /activate; ``lose`` answers of the POSTs are lost."""
+
+    def __init__(self, lose=(), creates=True):
+        self.items, self.lose, self.creates = [], list(lose), creates
+
+    def __call__(self, server, request):
+        if request['headers'].get('x-n8n-api-key') != KEY:
+            return 401, {}, {'message': 'Unauthorized'}
+        path = request['path'].split('?')[0]
+        if request['method'] == 'GET' and path == '/api/v1/credentials':
+            return 200, {}, {'data': self.items, 'nextCursor': None}
+        lost = self.lose.pop(0) if self.lose else None
+        if path.endswith('/activate'):
+            return lost or (200, {}, {'id': 'w1', 'active': True})
+        if lost is None or self.creates:
+            body = json.loads(request['body'])
+            self.items.append({'id': 'cred%d' % (len(self.items) + 1), 'name': body['name'], 'type': body['type']})
+        return lost or (200, {}, self.items[-1])
+
+
+@pytest.fixture
+def live_client(ansible_module):
+    def make(url, retries=2, timeout=5):
+        module = ansible_module(_n8n.connection_argument_spec(), {'url': url, 'api_key': KEY})
+        return _n8n.N8nClient(module, url, KEY, timeout=timeout, retries=retries, delay=0)
+    return make
+
+
+@pytest.mark.parametrize('status', [301, 302, 307, 308])
+def test_a_redirect_to_another_origin_never_gets_the_api_key(local_server, live_client, status):
+    other = local_server(lambda server, request: (200, {}, page([{'id': 'stolen'}])))
+    first = local_server(lambda server, request: (status, {'Location': other.url + request['path']}, b''))
+    with pytest.raises(ApiError) as caught:
+        list(live_client(first.url).list_workflows())
+    assert caught.value.kind == 'redirect' and _n8n.is_global_failure(caught.value)
+    assert other.requests == []
+    assert first.requests[0]['headers']['x-n8n-api-key'] == KEY
+    message = _n8n.explain(caught.value, first.url)
+    assert other.url + '/api/v1/workflows?limit=250' in message and 'another origin' in message
+    assert 'answers directly' in message and KEY not in message
+
+
+def test_a_create_is_not_redirected_elsewhere_either(local_server, live_client):
+    other = local_server(Credentials())
+    first = local_server(lambda server, request: (307, {'Location': other.url + request['path']}, b''))
+    with pytest.raises(ApiError) as caught:
+        live_client(first.url).create_credential('LiteLLM', 'httpHeaderAuth', {'name': 'Authorization', 'value': 'v'})
+    assert caught.value.kind == 'redirect' and other.requests == [] and len(first.requests) == 1
+
+
+def test_a_same_origin_redirect_is_followed_with_the_key(local_server, live_client):
+    def answer(server, request):
+        if not request['path'].startswith('/n8n/'):
+            return 301, {'Location': '/n8n' + request['path']}, b''
+        return 200, {}, page([{'id': 'a'}]) if request['headers'].get('x-n8n-api-key') == KEY else (401, {}, b'')
+    server = local_server(answer)
+    assert [w['id'] for w in live_client(server.url).list_workflows()] == ['a']
+    assert [r['path'] for r in server.requests] == ['/api/v1/workflows?limit=250', '/n8n/api/v1/workflows?limit=250']
+
+
+@pytest.mark.parametrize('lost', ['reset', (502, {}, {'message': 'Bad Gateway'}), ('stall', 1.0, 200, {}, {})])
+def test_a_created_credential_whose_answer_is_lost_is_found_not_duplicated(local_server, live_client, lost):
+    n8n = Credentials(lose=[lost])
+    server = local_server(n8n)
+    c = live_client(server.url, timeout=0.3)
+    created = c.create_credential('LiteLLM', 'httpHeaderAuth', {'name': 'Authorization', 'value': 'Bearer x'})
+    assert created == {'id': 'cred1', 'name': 'LiteLLM', 'type': 'httpHeaderAuth'}
+    assert len(n8n.items) == 1
+    assert [(r['method'], r['path']) for r in server.requests] == [
+        ('POST', '/api/v1/credentials'), ('GET', '/api/v1/credentials?limit=250')]
+    assert c.counts == {'POST': 1, 'GET': 1}
+
+
+def test_a_credential_that_was_not_created_is_created_once(local_server, live_client):
+    n8n = Credentials(lose=[(503, {}, {'message': 'starting'})], creates=False)
+    server = local_server(n8n)
+    created = live_client(server.url).create_credential('LiteLLM', 'httpHeaderAuth', {'name': 'A', 'value': 'v'})
+    assert created['id'] == 'cred1' and len(n8n.items) == 1
+    assert [r['method'] for r in server.requests] == ['POST', 'GET', 'POST']
+
+
+def test_a_lost_create_that_finds_several_credentials_names_them(local_server, live_client):
+    n8n = Credentials(lose=['reset'])
+    n8n.items.append({'id': 'cred0', 'name': 'LiteLLM', 'type': 'httpHeaderAuth'})   # made meanwhile elsewhere
+    server = local_server(n8n)
+    with pytest.raises(ApiError) as caught:
+        live_client(server.url).create_credential('LiteLLM', 'httpHeaderAuth', {'name': 'A', 'value': 'v'})
+    assert caught.value.kind == 'duplicate' and 'cred0, cred2' in _n8n.explain(caught.value, server.url)
+    assert [r['method'] for r in server.requests] == ['POST', 'GET']
+
+
+def test_a_create_is_retried_only_within_retries(local_server, live_client):
+    n8n = Credentials(lose=['reset'])
+    server = local_server(n8n)
+    with pytest.raises(ApiError) as caught:
+        live_client(server.url, retries=0).create_credential('LiteLLM', 'httpHeaderAuth', {'name': 'A', 'value': 'v'})
+    assert caught.value.kind == 'reset' and [r['method'] for r in server.requests] == ['POST']
+
+
+def test_activate_sets_a_state_and_is_retried_after_a_reset(local_server, live_client):
+    server = local_server(Credentials(lose=['reset']))
+    assert live_client(server.url).activate('w1', 'v1') == {'id': 'w1', 'active': True}
+    assert [(r['method'], r['path']) for r in server.requests] == [('POST', '/api/v1/workflows/w1/activate')] * 2

@@ -268,6 +268,30 @@ def test_credential_creation_refused_writes_no_workflow(run_module, n8n, args):
     assert_no_secret(fake, result)
 
 
+def test_a_credential_created_but_its_answer_lost_is_found_not_created_twice(run_module, n8n, args):
+    fake = n8n(seed('a'))
+    state = {'posts': 0}
+
+    def created_then_reset(fake_, wid, body):
+        if fake_.calls[-1]['path'].endswith('/credentials'):
+            state['posts'] += 1
+            if state['posts'] == 1:
+                fake_.route('POST', ['credentials'], {}, body)     # n8n creates it ...
+                return -1, 'Connection failure: [Errno 104] Connection reset by peer'   # ... the answer is lost
+        return None
+    fake.hooks[('POST', 'list')] = created_then_reset
+    result, failed = run_module(n8n_workflow_urls, args(retries=2))
+    assert not failed, result
+    assert calls(fake) == [('GET', '/api/v1/workflows'), ('GET', '/api/v1/credentials'),
+                           ('POST', '/api/v1/credentials'), ('GET', '/api/v1/credentials'),
+                           ('PUT', '/api/v1/workflows/a')]
+    assert len(fake.credentials) == 1
+    assert result['credential'] == {'id': 'cred0001', 'name': 'LiteLLM', 'type': 'httpHeaderAuth',
+                                    'action': 'created'}
+    assert fake.store['a']['nodes'] == converted_nodes('cred0001')
+    assert_no_secret(fake, result)
+
+
 def test_credential_listing_refused_is_explained(run_module, n8n, args):
     fake = n8n(seed('a'))
     fake.hooks[('GET', 'list')] = lambda fake_, wid, body: (

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ansible_collections.local_ai.llm_gateway.plugins.modules import ollama_check
 
 TAGS = {'models': [{'name': 'llama3:latest', 'size': 4, 'digest': 'sha256:1', 'modified_at': 't'}]}
@@ -112,3 +114,45 @@ def test_bad_url_fails_before_any_call(run_module, fetch_script):
         result, failed = run_module(ollama_check, {'url': url})
         assert failed and 'url must be' in result['msg']
     assert script.calls == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Over the real fetch_url, against local servers.
+
+AUTH = 'Bearer ollama-redirect-secret-2b7c'
+
+
+def ollama(server, request):
+    """Enough of Ollama for the check, answering only a request that carries the Authorization header."""
+    if request['headers'].get('authorization') != AUTH:
+        return 401, {}, {'error': 'unauthorized'}
+    path = request['path'].rsplit('/api/', 1)[-1]
+    return 200, {'Content-Type': 'application/json'}, TAGS if path == 'tags' else {'version': '0.6.5'}
+
+
+@pytest.mark.parametrize('status', [301, 302, 303, 307, 308])
+def test_a_redirect_to_another_address_fails_and_never_gets_the_headers(run_module, local_server, status):
+    other = local_server(ollama)
+    first = local_server(lambda server, request: (status, {'Location': other.url + request['path']}, b''))
+    result, failed = run_module(ollama_check, {'url': first.url, 'models': ['llama3'], 'retries': 2, 'delay': 0,
+                                               'headers': {'Authorization': AUTH}})
+    assert failed and result['reachable'] is False and result['status'] == status
+    assert other.requests == []
+    assert len(first.requests) == 1 and first.requests[0]['headers']['authorization'] == AUTH
+    assert other.url + '/api/tags' in result['msg'] and 'another origin' in result['msg']
+    assert 'answers directly' in result['msg']
+    assert 'ollama-redirect-secret' not in json.dumps(result)
+
+
+def test_a_redirect_within_the_address_is_followed_with_the_headers(run_module, local_server):
+    def behind_a_prefix(server, request):
+        if not request['path'].startswith('/ollama/'):
+            return 308, {'Location': '/ollama' + request['path']}, b''
+        return ollama(server, request)
+    server = local_server(behind_a_prefix)
+    result, failed = run_module(ollama_check, {'url': server.url, 'models': ['llama3'],
+                                               'headers': {'Authorization': AUTH}})
+    assert not failed, result
+    assert result['reachable'] is True and result['version'] == '0.6.5'
+    assert [r['path'] for r in server.requests] == ['/api/tags', '/ollama/api/tags', '/api/version',
+                                                    '/ollama/api/version']
