@@ -152,6 +152,48 @@ print(json.dumps(codes))
     time.sleep(2)  # let the bucket refill for the next tests
 
 
+def spoofing_burst(host, *docker_run):
+    """40 requests at once, each claiming another client in CF-Connecting-IP; their statuses.
+
+    Without ``docker_run`` they come from the Docker host (where the tunnel connects, so
+    nginx believes the header); with it, from a container on the stack's network.
+    """
+    urls = []
+    for n in range(40):
+        urls += ['--next', '-so', '/dev/null', '-w', '%{http_code}\\n', '-H', 'Host: llm.%s' % DOMAIN,
+                 '-H', 'Authorization: Bearer sk-bogus', '-H', 'CF-Connecting-IP: 198.51.100.%d' % (n + 1)]
+        urls.append('http://%s/v1/models' % ('llama-nginx' if docker_run else NGINX))
+    command = list(docker_run) + ['curl', '-Z', '--parallel-immediate', '--parallel-max', '40'] + urls[1:]
+    codes = host.check_output(' '.join(shlex.quote(part) for part in command)).split()
+    time.sleep(2)  # let the buckets refill for the next tests
+    return [int(code) for code in codes]
+
+
+def test_cf_connecting_ip_is_believed_only_from_where_the_tunnel_connects(host):
+    # From the Docker host (the tunnel's side) each claimed client has a bucket of its own ...
+    trusted = spoofing_burst(host)
+    assert len(trusted) == 40 and 429 not in trusted, trusted
+    # ... from any container on the network the header changes nothing: one bucket, the burst is cut.
+    image = json.loads(host.check_output('docker container inspect llama-nginx'))[0]['Config']['Image']
+    spoofed = spoofing_burst(host, 'docker', 'run', '--rm', '--network', 'llama-network', image)
+    assert len(spoofed) == 40 and spoofed.count(429) >= 5, spoofed
+
+
+def test_an_oversized_body_gets_413_before_it_is_read(host):
+    # The declared length alone (over client_max_body_size, 64m) is refused; nothing is sent after the headers.
+    script = r"""
+import http.client
+conn = http.client.HTTPConnection('127.0.0.1', %s, timeout=30)
+conn.putrequest('POST', '/v1/chat/completions', skip_host=True)
+for name, value in (('Host', 'llm.%s'), ('Authorization', 'Bearer sk-bogus'), ('Content-Type', 'application/json'),
+                    ('Content-Length', str(65 * 1024 * 1024))):
+    conn.putheader(name, value)
+conn.endheaders()
+print(conn.getresponse().status)
+""" % (NGINX.split(':')[1], DOMAIN)
+    assert host.check_output('python3 -c %s' % shlex.quote(script)).strip() == '413'
+
+
 def test_sse_streams_chunk_by_chunk(host, fresh_standin):
     chat(host, 'warm up', key=master_key(), stream=True)  # first request per worker is slow
     chat(host, 'warm up', key=master_key(), stream=True)

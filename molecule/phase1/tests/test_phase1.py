@@ -39,7 +39,33 @@ def test_files_owners_modes(host, path, mode):
 def test_no_secret_in_the_compose_file(host):
     key = secret('encryption_key')
     assert key not in host.file(ROOT + '/docker-compose.yml').content_string
-    assert key in host.file(ROOT + '/env/n8n.env').content_string
+    key_file = host.file(ROOT + '/env/n8n-secrets/N8N_ENCRYPTION_KEY')
+    assert key_file.content_string == key
+    # n8n's node user (1000) reads it; nobody else on the host does.
+    assert (key_file.uid, key_file.mode) == (1000, 0o400)
+    assert (host.file(ROOT + '/env/n8n-secrets').uid, host.file(ROOT + '/env/n8n-secrets').mode) == (1000, 0o500)
+    assert key not in host.file(ROOT + '/env/n8n.env').content_string
+
+
+def test_no_secret_in_docker_inspect(host):
+    # n8n reads its key from N8N_ENCRYPTION_KEY_FILE: docker inspect shows a path, never the key.
+    key = secret('encryption_key')
+    containers = host.check_output('%s ps --quiet' % COMPOSE).split()
+    assert len(containers) >= 2
+    for container in containers:
+        assert key not in host.check_output('docker container inspect ' + container)
+    n8n = json.loads(host.check_output('docker container inspect $(%s ps --quiet n8n)' % COMPOSE))[0]
+    names = [pair.split('=', 1)[0] for pair in n8n['Config']['Env']]
+    assert 'N8N_ENCRYPTION_KEY_FILE=/run/secrets/llm-gateway/N8N_ENCRYPTION_KEY' in n8n['Config']['Env']
+    assert 'N8N_ENCRYPTION_KEY' not in names
+
+
+def test_services_run_hardened(host):
+    for container in host.check_output('%s ps --quiet' % COMPOSE).split():
+        config = json.loads(host.check_output('docker container inspect ' + container))[0]['HostConfig']
+        assert config['LogConfig'] == {'Type': 'json-file', 'Config': {'max-size': '10m', 'max-file': '3'}}
+        assert config['SecurityOpt'] == ['no-new-privileges:true']
+        assert config['PidsLimit'] == 1024
 
 
 def test_compose_and_nginx_configs_are_valid(host):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import sys
 
 import yaml
@@ -105,7 +106,11 @@ def test_adopt_carries_the_database_and_the_data_over(host):
     assert compose['volumes']['n8n_data'] == {'name': 'starter-n8n-storage', 'external': True}
     password = open('/srv/llm-gateway-starter-secrets/postgres_password').read().strip()
     assert password not in open(ROOT + '/docker-compose.yml').read()
-    assert 'DB_POSTGRESDB_PASSWORD=' + password in open(ROOT + '/env/n8n.env').read()
+    with open(ROOT + '/env/n8n-secrets/DB_POSTGRESDB_PASSWORD') as f:
+        assert f.read() == password
+    assert n8n['environment']['DB_POSTGRESDB_PASSWORD_FILE'] == '/run/secrets/llm-gateway/DB_POSTGRESDB_PASSWORD'
+    new_n8n = subprocess.check_output(COMPOSE.split() + ['ps', '--quiet', 'n8n'], text=True).strip()
+    assert new_n8n and password not in docker('container', 'inspect', new_n8n)
     same_data(state(), recorded()['state'])
     assert decrypted_secret(COMPOSE.split() + ['exec', '-T', 'n8n']) == 'starter-secret-value'
     answer = trigger_webhook(host, 'llm-ask', {'prompt': 'hello from the adopted n8n'})
