@@ -42,6 +42,8 @@ import copy
 import json
 import re
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change, mask_text, mask_value
+
 # Node types whose parameters.url is the request URL (all typeVersions use the same key).
 HTTP_NODE_TYPES = frozenset((
     'n8n-nodes-base.httpRequest',
@@ -134,13 +136,6 @@ def origin_of(url):
     return url[:_authority_end(url)].lower()
 
 
-def mask_url(value):
-    """Hide a password in URL user info: ``https://u:secret@h`` -> ``https://u:********@h``."""
-    if not isinstance(value, str):
-        return value
-    return re.sub(r'(https?://[^/?#@\s:]*):[^/?#@\s]*@', r'\1:********@', value, flags=re.I)
-
-
 class Match(object):
     """A rule matched at the start of a string: ``end`` chars are replaced by ``replacement``."""
 
@@ -171,7 +166,7 @@ class Rule(object):
             raise RuleError('%s: from must be a non-empty string' % label)
         if not is_http_url(self.target):
             raise RuleError('%s: to must be an http:// or https:// URL with a host, got %r'
-                            % (label, mask_url(self.target)))
+                            % (label, mask_text(self.target)))
         if self.convert not in CONVERTERS:
             raise RuleError('%s: convert must be one of %s, got %r'
                             % (label, ', '.join(sorted(CONVERTERS)), self.convert))
@@ -190,7 +185,7 @@ class Rule(object):
         else:
             if not is_http_url(self.source):
                 raise RuleError('%s: from must be an http:// or https:// URL with a host (or set regex: true), '
-                                'got %r' % (label, mask_url(self.source)))
+                                'got %r' % (label, mask_text(self.source)))
             self.origin = origin_of(self.source)
             self._host_len = _authority_end(self.source)
         validate = getattr(CONVERTERS[self.convert], 'validate_rule', None)
@@ -286,8 +281,8 @@ def build_rules(specs):
             for other in rules:
                 if isinstance(other.match(probe), Match):
                     raise RuleError('rewrites[%d]: to (%s) would be matched by rewrites[%d] (from %s), so every run '
-                                    'would rewrite it once more' % (rule.index, mask_url(rule.target), other.index,
-                                                                    mask_url(other.source)))
+                                    'would rewrite it once more' % (rule.index, mask_text(rule.target), other.index,
+                                                                    mask_text(other.source)))
     return rules
 
 
@@ -516,7 +511,7 @@ def _uncovered_mention(body, literals, rules, covered):
                 return 'the old address stands in the code itself'
             tail = body[pos:lit.static_end]
             if len(tail) < len(rule.source) and rule.source.lower().startswith(tail.lower()):
-                return 'it builds the URL from parts at run time (%r ...)' % mask_url(tail)
+                return 'it builds the URL from parts at run time (%r ...)' % mask_text(tail)
     return None
 
 
@@ -540,7 +535,7 @@ class Change(object):
 
     def as_dict(self):
         return {'node': self.node, 'parameter': path_text(self.path),
-                'before': mask_url(self.before), 'after': mask_url(self.after)}
+                'before': mask_value(self.before), 'after': mask_value(self.after)}
 
 
 def path_text(path):
@@ -627,7 +622,7 @@ def rewrite_node(node, rules):
             elif not used and not has_static_http(url):
                 skipped.append(_skip(node, url_path, 'dynamic_url',
                                      'url is computed at run time (%s); it may point at the old address'
-                                     % url[:120]))
+                                     % mask_text(url)[:120]))
             url_rule = used[0] if used else None
         else:
             new_url, url_rule = rewrite_url(url, rules)
@@ -639,7 +634,7 @@ def rewrite_node(node, rules):
                 if any(rule.mentions(rest) for rule in rules):
                     skipped.append(_skip(node, url_path, 'not_rewritable',
                                          'the start of url was rewritten, but it holds the old address once more '
-                                         'further on (%s); that part is left as it is' % mask_url(rest[:120])))
+                                         'further on (%s); that part is left as it is' % mask_text(rest)[:120]))
         if new_url != url:
             new_node = copy.deepcopy(node)
             new_node['parameters']['url'] = new_url
@@ -828,7 +823,7 @@ def plan_workflow(workflow, rules, publish_drafts=False, context=None):
             plan.skipped = [plan.skip_entry('archived', 'the workflow is archived; n8n refuses to update it '
                                                         '(unarchive it first to have it rewritten)')]
         return plan
-    plan.skipped = [dict(s, id=plan.id, name=plan.name) for s in skipped]
+    plan.skipped = [dict(s, id=plan.id, name=plan.name, reason=mask_text(s.get('reason'))) for s in skipped]
     if not changes and not published_changes:
         return plan
     if changes:
@@ -892,14 +887,26 @@ def canonical(value):
     return json.dumps(value, sort_keys=True, separators=(',', ':'))
 
 
+def _nodes_by_name(nodes):
+    return dict((node.get('name'), node) for node in nodes or [] if isinstance(node, dict))
+
+
 def diff_entry(plan):
-    """Ansible diff for one workflow: per node, before/after of each changed parameter."""
+    """Ansible diff for one workflow: per node, before/after of each changed parameter, secrets masked
+    (see ``_mask``)."""
     before = {}
     after = {}
-    for label, changes in (('', plan.changes), ('published version: ', plan.published_changes)):
+    draft = _nodes_by_name(plan.workflow.get('nodes'))
+    published = plan.workflow.get('activeVersion') if isinstance(plan.workflow.get('activeVersion'), dict) else {}
+    sides = (('', plan.changes, draft, _nodes_by_name(plan.new_nodes)),
+             ('published version: ', plan.published_changes, _nodes_by_name(published.get('nodes')), None))
+    for label, changes, old_nodes, new_nodes in sides:
         for change in changes:
             key = label + (change.node or '')
-            before.setdefault(key, {})[path_text(change.path)] = mask_url(change.before)
-            after.setdefault(key, {})[path_text(change.path)] = mask_url(change.after)
+            old_node = old_nodes.get(change.node)
+            new_node = old_node if new_nodes is None else new_nodes.get(change.node)
+            shown = mask_change(old_node, new_node, change.path, change.before, change.after)
+            before.setdefault(key, {})[path_text(change.path)] = shown[0]
+            after.setdefault(key, {})[path_text(change.path)] = shown[1]
     header = 'n8n workflow %s (%s)' % (plan.name, plan.id)
     return {'before_header': header, 'after_header': header, 'before': before, 'after': after}

@@ -101,7 +101,11 @@ attributes:
   diff_mode:
     support: full
     details: For each workflow that changes (or would), the before and after value of each changed parameter,
-      per node.
+      per node. Secrets are masked (C(********)) - a value whose name looks secret (C(Authorization),
+      C(X-API-Key), C(api_key), C(token), C(password), C(cookie) and the like, also as the C(value) beside such a
+      C(name) in header, query and body parameters), secret query parameters and URL passwords in any text, and
+      C(Bearer) tokens; an authentication scheme is kept (C(Bearer ********)), and a secret that changed is
+      shown as C(******** (secret changed)). The same masking applies to RV(skipped_items).
   platform:
     platforms: posix
 options:
@@ -552,9 +556,10 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
     N8nClient, connection_argument_spec, explain, is_global_failure, make_run_folder, read_backups, run_stamp,
     validate_connection, write_backup,
 )
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
     READ_ONLY_NODE_KEYS, RuleError, build_rules, canonical, diff_entry, has_unpublished_draft, is_active,
-    mask_url, path_text, plan_workflow, put_body, restore_body, rewrite_nodes,
+    path_text, plan_workflow, put_body, restore_body, rewrite_nodes,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
     HEADER_AUTH, NAME as OPENAI_CHAT, Context, apply_credential, validate_model_map,
@@ -937,7 +942,8 @@ def _flatten(value, path, out, depth=0):
 
 
 def node_differences(current_nodes, backup_nodes):
-    """``{node name: [(parameter, current, backup)]}`` for the nodes that differ."""
+    """``{node name: (current node, backup node, [(path, current, backup)])}`` for the nodes that differ
+    (a node missing on one side is None there); ``path`` is the tuple of keys and indexes in the node."""
     current = dict((n.get('name'), n) for n in comparable_nodes(current_nodes) if isinstance(n, dict))
     backup = dict((n.get('name'), n) for n in comparable_nodes(backup_nodes) if isinstance(n, dict))
     found = {}
@@ -947,10 +953,10 @@ def node_differences(current_nodes, backup_nodes):
             _flatten(current[name], (), before)
         if name in backup:
             _flatten(backup[name], (), after)
-        diffs = [(path_text(p), before.get(p), after.get(p)) for p in sorted(set(before) | set(after), key=str)
+        diffs = [(p, before.get(p), after.get(p)) for p in sorted(set(before) | set(after), key=str)
                  if canonical(before.get(p)) != canonical(after.get(p))]
         if diffs:
-            found[name] = diffs
+            found[name] = (current.get(name), backup.get(name), diffs)
     return found
 
 
@@ -1078,11 +1084,13 @@ def restore(module, runner):
 
 
 def restore_diff(current, backup):
+    """Ansible diff for one restored workflow: per node, each parameter that differs, secrets masked."""
     before, after = {}, {}
-    for name, diffs in node_differences(current.get('nodes'), backup.get('nodes')).items():
-        for parameter, was, will in diffs:
-            before.setdefault(name, {})[parameter] = mask_url(was)
-            after.setdefault(name, {})[parameter] = mask_url(will)
+    for name, (now, then, diffs) in node_differences(current.get('nodes'), backup.get('nodes')).items():
+        for path, was, will in diffs:
+            shown = mask_change(now, then, path, was, will)
+            before.setdefault(name, {})[path_text(path)] = shown[0]
+            after.setdefault(name, {})[path_text(path)] = shown[1]
     for key in ('name',):
         if current.get(key) != backup.get(key):
             before[key] = current.get(key)

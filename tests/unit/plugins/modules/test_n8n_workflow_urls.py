@@ -585,6 +585,56 @@ def test_restore_active_state(run_module, n8n, args, tmp_path):
     assert fake.store['a']['activeVersionId'] is None and fake.store['b']['activeVersionId']
 
 
+def headers(*pairs):
+    return {'sendHeaders': True, 'headerParameters': {'parameters': [{'name': n, 'value': v} for n, v in pairs]}}
+
+
+def test_restore_diff_masks_secret_parameters(run_module, n8n, args, tmp_path):
+    secret_headers = headers(('Authorization', 'Bearer sk-old-1'), ('X-Team', 'blue'))
+    fake = n8n(wf('a', http(OLD + '?api_key=sk-query-0&model=llama3', **secret_headers)))
+    folder = tmp_path / 'manual'
+    folder.mkdir()
+    (folder / 'a.json').write_text(json.dumps(fake.view('a', listing=True)))
+    node = fake.store['a']['nodes'][1]['parameters']
+    node['url'] = NEW + '?api_key=sk-query-9&model=llama3'
+    node['headerParameters']['parameters'][0]['value'] = 'Bearer sk-new-2'
+    node['headerParameters']['parameters'][1]['value'] = 'red'
+    node['headerParameters']['parameters'].append({'name': 'X-N8N-API-KEY', 'value': 'n8n-added-3'})
+    result, failed = run_module(n8n_workflow_urls, args(state='restored', backup=str(folder)), check=True, diff=True)
+    assert not failed, result
+    pairs = 'parameters.headerParameters.parameters'
+    assert result['diff'] == [{
+        'before_header': 'n8n workflow WF a (a)', 'after_header': 'n8n workflow WF a (a)',
+        'before': {'Call LLM': {
+            pairs + '[0].value': 'Bearer ********',
+            pairs + '[1].value': 'red',
+            pairs + '[2].name': 'X-N8N-API-KEY', pairs + '[2].value': '********',
+            'parameters.url': NEW + '?api_key=********&model=llama3'}, 'active': False},
+        'after': {'Call LLM': {
+            pairs + '[0].value': 'Bearer ******** (secret changed)',
+            pairs + '[1].value': 'blue',
+            pairs + '[2].name': None, pairs + '[2].value': None,
+            'parameters.url': OLD + '?api_key=********&model=llama3'}, 'active': False}}]
+    shown = json.dumps(result)
+    for secret in ('sk-query-0', 'sk-query-9', 'sk-old-1', 'sk-new-2', 'n8n-added-3'):
+        assert secret not in shown
+
+
+def test_present_diff_and_reasons_mask_secrets(run_module, n8n, args):
+    fake = n8n(wf('a', http(OLD + '?token=sk-query-1', **headers(('Authorization', 'Bearer sk-head-2'))),
+                  http("={{ $json.base }}/api/generate?api_key=sk-dyn-3&host=llm.example.com", name='Dynamic')))
+    result, failed = run_module(n8n_workflow_urls, args(), check=True, diff=True)
+    assert not failed, result
+    assert result['diff'][0]['before'] == {'Call LLM': {'parameters.url': OLD + '?token=********'}}
+    assert result['diff'][0]['after'] == {'Call LLM': {'parameters.url': NEW + '?token=********'}}
+    assert [s['kind'] for s in result['skipped_items']] == ['dynamic_url']
+    assert 'api_key=********' in result['skipped_items'][0]['reason']
+    shown = json.dumps(result)
+    for secret in ('sk-query-1', 'sk-head-2', 'sk-dyn-3'):
+        assert secret not in shown
+    assert fake.writes() == []
+
+
 def test_restore_check_mode_only_reads(run_module, n8n, args):
     fake = n8n(wf('a', http(OLD)))
     result, dummy = run_module(n8n_workflow_urls, args())
