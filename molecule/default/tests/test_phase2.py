@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -59,6 +60,28 @@ def chat(host, prompt, key=None, stream=False, extra=''):
                    "-d '%s' %s" % (DOMAIN, auth, extra, body, LLM))
     text, status = out.stdout.rsplit('\n', 1)
     return status, text
+
+
+def every_secret():
+    return {'the n8n encryption key': secret('encryption_key'), 'the LiteLLM key': master_key(),
+            'the public Ollama key': secret('public_ollama_key'), 'the n8n API key': secret('n8n.env', 'N8N_API_KEY')}
+
+
+def shown_secrets(out):
+    return sorted(name for name, value in every_secret().items() if value in out)
+
+
+# First of the tests, right after converge: the scenario's idempotence step. phase2.yml again, at -vvv,
+# changes nothing and prints no secret.
+def test_phase2_again_changes_nothing_and_shows_no_secret_at_vvv(host):  # pylint: disable=unused-argument
+    rc, out = run_playbook('phase2.yml', '-vvv')
+    assert rc == 0, out[-4000:]
+    assert 'TASK [local_ai.llm_gateway.stack' in out
+    recap = re.search(r'llm-gateway-default : ok=\d+ changed=(\d+) unreachable=0 failed=0', out)
+    assert recap, out[-2000:]
+    changed = [part[:120] for part in out.split('TASK [')[1:] if 'changed: [llm-gateway-default]' in part]
+    assert recap.group(1) == '0', changed
+    assert shown_secrets(out) == []
 
 
 @pytest.fixture
@@ -303,8 +326,10 @@ def test_litellm_recreated_nginx_follows_without_restart(host):
 
 
 def test_rollback_brings_phase_1_back(host):
-    rc, out = run_playbook('rollback.yml')
+    # At -vvv, as phase2.yml above: no secret in anything Ansible prints.
+    rc, out = run_playbook('rollback.yml', '-vvv')
     assert rc == 0, out[-4000:]
+    assert shown_secrets(out) == []
     assert host.run('docker container inspect llama-litellm').rc != 0
     assert not host.file(ROOT + '/litellm').exists and not host.file(ROOT + '/env/litellm.env').exists
     conf = host.file(ROOT + '/nginx/conf.d/llm-gateway.conf').content_string
