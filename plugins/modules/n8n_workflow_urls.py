@@ -173,7 +173,7 @@ options:
         module keeps a record (see O(credential_state)) of a fingerprint of the header and value it last stored in
         each credential - an HMAC-SHA256 keyed with a random salt, never the value. An existing credential whose
         fingerprint differs, or that the record does not know (made by hand, or by an older version), gets the
-        value with one C(PATCH) (RV(credential.action) V(updated); V(update) in check mode, nothing written). The
+        value with one C(PATCH) (V(updated) as C(action) of RV(credential); V(update) in check mode, nothing written). The
         same value again makes no call. This is checked on every run with O(auth.value), also when no node needs
         converting. The diff shows the fingerprints before and after, never the value.
       - A value changed by hand in n8n is not noticed (the record still matches); delete the record's entry, or
@@ -697,14 +697,14 @@ class Runner(object):
 
     @property
     def wrote_credential(self):
-        return bool(self.result.get('credential')) and self.result['credential'].get('action') in ('created',
-                                                                                                 'updated')
+        credential = self.result.get('credential') or {}
+        return credential.get('action') in ('created', 'updated')
 
     # -- the record of the credentials this module manages ---------------------------------
     def credential_state(self):
         if self._credential_state is None:
-            path = self.params['credential_state'] or os.path.join(
-                os.path.abspath(os.path.expanduser(self.params['backup_dir'])), 'credentials.json')
+            path = self.params['credential_state'] or os.path.join(os.path.abspath(self.params['backup_dir']),
+                                                                   'credentials.json')
             try:
                 self._credential_state = CredentialState(path).load()
             except ValueError as exc:

@@ -10,7 +10,8 @@ import stat
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n
 from ansible_collections.local_ai.llm_gateway.plugins.modules import n8n_workflow_urls
 
-from test_n8n_workflow_urls_convert import (  # noqa: F401 (fixtures)
+# args and n8n are fixtures
+from test_n8n_workflow_urls_convert import (  # noqa: F401 pylint: disable=unused-import
     SECRET, args, calls, converted_nodes, n8n, seed,
 )
 
