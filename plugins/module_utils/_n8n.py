@@ -5,15 +5,18 @@
 # PRIVATE: this module_utils is private to the local_ai.llm_gateway collection
 # and may change without notice. Do not use it from outside the collection.
 
-"""n8n public API client (``/api/v1``) on the shared JSON client, error messages, and the
-workflow backup files of n8n_workflow_urls."""
+"""n8n public API client (``/api/v1``) on the shared JSON client, error messages, the
+workflow backup files of n8n_workflow_urls and its record of the credentials it manages."""
 
 from __future__ import annotations
 
 import datetime
+import hashlib
+import hmac
 import json
 import os
 import re
+import tempfile
 from urllib.parse import quote, urlencode
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError, JsonHttpClient
@@ -32,6 +35,8 @@ SCOPES = {
     'deactivate': 'workflow:deactivate',
     'list_credentials': 'credential:list',
     'create_credential': 'credential:create',
+    'update_credential': 'credential:update',
+    'delete_credential': 'credential:delete',
 }
 
 
@@ -145,6 +150,21 @@ class N8nClient(object):
         created = self.http.json_checked('POST', path, {'name': name, 'type': cred_type, 'data': data}, landed)
         return self._object('POST', path, created)
 
+    def _cred_path(self, credential_id):
+        return '%s/credentials/%s' % (API, quote(str(credential_id), safe=''))
+
+    def update_credential(self, credential_id, data):
+        """Replace a credential's data (``PATCH``); the answer (id, name, type) carries no data.
+
+        The body holds the whole data (``isPartialData`` false), so sent twice it leaves the
+        credential as sent once: it is retried like a PUT.
+        """
+        return self._json('PATCH', self._cred_path(credential_id), payload={'data': data, 'isPartialData': False},
+                          idempotent=True)
+
+    def delete_credential(self, credential_id):
+        return self._json('DELETE', self._cred_path(credential_id))
+
     def _wf_path(self, workflow_id, suffix=''):
         return '%s/workflows/%s%s' % (API, quote(str(workflow_id), safe=''), suffix)
 
@@ -187,8 +207,9 @@ def explain(error, url):
                 'Settings > n8n API).' % (url, call))
     if error.status == 403 and '/credentials' in call:
         return ('n8n at %s answered HTTP 403 to %s: the API key lacks a scope this call needs (%s). Converting '
-                'to the OpenAI format with auth needs credential:list, and credential:create when the credential '
-                'does not exist yet.' % (url, call, _short_detail(error)))
+                'to the OpenAI format with auth needs credential:list, credential:create when the credential '
+                'does not exist yet, credential:update when its value changes; state credential_absent needs '
+                'credential:list, workflow:list and credential:delete.' % (url, call, _short_detail(error)))
     if error.status == 403:
         return ('n8n at %s answered HTTP 403 to %s: the API key lacks a scope this call needs (%s). Give the key '
                 'the scopes workflow:list, workflow:read, workflow:update, workflow:activate and '
@@ -294,3 +315,102 @@ def read_backups(path):
         by_id[workflow['id']] = name
         found.append((name, workflow))
     return found
+
+
+# ------------------------------------------------------------------------------------------
+# The credentials n8n_workflow_urls manages: a JSON file (mode 0600, replaced atomically) with,
+# per credential id, its name and type, whether the module created it, and an HMAC-SHA256 of the
+# header and value it last stored, keyed with a random salt kept in the same file. The value
+# itself is never written; the public API never returns it, so this is all there is to compare.
+
+STATE_VERSION = 1
+
+
+class CredentialState(object):
+    """The record file. ``load`` raises ValueError for a file that is not one."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(os.path.expanduser(path))
+        self.salt = None
+        self.records = {}
+
+    def load(self):
+        try:
+            with open(self.path, 'rb') as handle:
+                data = json.loads(handle.read().decode('utf-8'))
+        except FileNotFoundError:
+            return self
+        except (OSError, ValueError) as exc:
+            raise ValueError('cannot read the credential record %s: %s' % (self.path, exc))
+        if (not isinstance(data, dict) or data.get('version') != STATE_VERSION
+                or not isinstance(data.get('salt'), str) or not isinstance(data.get('credentials'), dict)):
+            raise ValueError('%s is not a credential record of n8n_workflow_urls (version %d); move it away'
+                             % (self.path, STATE_VERSION))
+        self.salt = data['salt']
+        self.records = dict((k, v) for k, v in data['credentials'].items() if isinstance(v, dict))
+        return self
+
+    def fingerprint(self, header, value):
+        if self.salt is None:
+            self.salt = os.urandom(32).hex()
+        message = json.dumps([header, value]).encode('utf-8')
+        return hmac.new(bytes.fromhex(self.salt), message, hashlib.sha256).hexdigest()
+
+    def get(self, credential_id):
+        return self.records.get(str(credential_id))
+
+    def find(self, name, cred_type):
+        return [r for r in self.records.values() if r.get('name') == name and r.get('type') == cred_type]
+
+    def matches(self, record, header, value):
+        return bool(record) and hmac.compare_digest(str(record.get('fingerprint') or ''),
+                                                    self.fingerprint(header, value))
+
+    def remember(self, credential_id, name, cred_type, created, header, value):
+        self.records[str(credential_id)] = {'id': str(credential_id), 'name': name, 'type': cred_type,
+                                            'created': bool(created),
+                                            'fingerprint': self.fingerprint(header, value)}
+
+    def forget(self, credential_id):
+        return self.records.pop(str(credential_id), None) is not None
+
+    def save(self):
+        """Write the file: a temporary file in the same folder (0600), fsync, rename over the old one."""
+        folder = os.path.dirname(self.path)
+        if not os.path.isdir(folder):
+            os.makedirs(folder, 0o700)
+        data = json.dumps({'version': STATE_VERSION, 'salt': self.salt or os.urandom(32).hex(),
+                           'credentials': self.records}, indent=2, sort_keys=True).encode('utf-8')
+        fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(self.path), suffix='.tmp', dir=folder)
+        try:
+            try:
+                os.fchmod(fd, 0o600)
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        try:
+            dfd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(dfd)
+        except OSError:
+            pass
+        finally:
+            os.close(dfd)
+
+
+def short_fingerprint(fingerprint):
+    """The start of a fingerprint, for messages and diffs."""
+    return (fingerprint or '')[:12]

@@ -97,11 +97,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: In check mode only GET calls are made and no backup is written; the result says what would change.
+    details: In check mode only GET calls are made and no backup or credential record is written; the result says
+      what would change.
   diff_mode:
     support: full
     details: For each workflow that changes (or would), the before and after value of each changed parameter,
-      per node. Secrets are masked (C(********)) - a value whose name looks secret (C(Authorization),
+      per node; for a credential whose value changes, the fingerprints before and after (never the value).
+      Secrets are masked (C(********)) - a value whose name looks secret (C(Authorization),
       C(X-API-Key), C(api_key), C(token), C(password), C(cookie) and the like, also as the C(value) beside such a
       C(name) in header, query and body parameters), secret query parameters and URL passwords in any text, and
       C(Bearer) tokens; an authentication scheme is kept (C(Bearer ********)), and a secret that changed is
@@ -113,8 +115,12 @@ options:
     description:
       - V(present) rewrites the URLs.
       - V(restored) puts the workflows in O(backup) back as they were (see O(backup)).
+      - V(credential_absent) deletes the credential O(auth.credential_name) when the record (see O(credential_state))
+        says this module created it and no workflow uses it any more, in its draft or its published version (all
+        workflows are listed and their nodes' C(credentials) compared by id). Otherwise the credential is kept and
+        RV(credential) says why. Run it after a rollback (O(state=restored)). Only O(auth.credential_name) is used.
     type: str
-    choices: [present, restored]
+    choices: [present, restored, credential_absent]
     default: present
   rewrites:
     description:
@@ -168,8 +174,16 @@ options:
         C(POST)); in check mode its creation is reported, not done. It is created after the backups, before the
         first workflow is written, and only when a node is converted. A creation whose answer is lost (a timeout,
         a reset, a 5xx) is looked up again before it is retried, so the credential is never created twice.
-      - An existing credential is never changed (the public API cannot read it to compare). To change the key,
-        edit the credential in n8n, or delete it so that the next run creates it.
+      - With O(auth.value), a changed value reaches n8n. The public API never returns a credential's data, so the
+        module keeps a record (see O(credential_state)) of a fingerprint of the header and value it last stored in
+        each credential - an HMAC-SHA256 keyed with a random salt, never the value. An existing credential whose
+        fingerprint differs, or that the record does not know (made by hand, or by an older version), gets the
+        value with one C(PATCH) (V(updated) as C(action) of RV(credential); V(update) in check mode, nothing written). The
+        same value again makes no call. This is checked on every run with O(auth.value), also when no node needs
+        converting. The diff shows the fingerprints before and after, never the value.
+      - A value changed by hand in n8n is not noticed (the record still matches); delete the record's entry, or
+        the record, to have the value stored again. Without O(auth.value), an existing credential is never
+        changed.
     type: dict
     suboptions:
       credential_name:
@@ -185,8 +199,8 @@ options:
         default: Authorization
       value:
         description:
-          - The header's value, for example V(Bearer sk-...). Only used to create the credential; needed when n8n has
-            no credential of that name yet.
+          - The header's value, for example V(Bearer sk-...). Needed when n8n has no credential of that name yet;
+            stored again when it changed (see above).
         type: str
   workflow_ids:
     description:
@@ -242,7 +256,16 @@ options:
         deactivated for a moment in between). O(workflow_ids) narrows what is restored.
       - Before a workflow is restored, its current JSON is saved as a new backup (see O(write_backups)).
       - Converted workflows come back exactly as well (URL, body, authentication, and the nodes that read the
-        answer). A credential the run created stays in n8n; delete it there if it is no longer wanted.
+        answer). A credential the run created stays in n8n; O(state=credential_absent) deletes it once no workflow
+        uses it.
+    type: path
+  credential_state:
+    description:
+      - The record of the credentials this module manages (JSON, mode C(0600), replaced atomically) - per
+        credential its id, name, type, whether this module created it, and the fingerprint of the value it last
+        stored. It holds no key.
+      - Defaults to C(credentials.json) in O(backup_dir). Give the same file to every run that manages the
+        credential, O(state=credential_absent) included.
     type: path
   restore_static_data:
     description:
@@ -255,14 +278,18 @@ notes:
   - 'Scopes of the API key (n8n enforces them from 2.x on): V(workflow:list) and V(workflow:read) always,
     V(workflow:update) to write, V(workflow:activate) to write active workflows (n8n republishes them) and to
     restore active ones, V(workflow:deactivate) to restore inactive ones. Tags are read from the listing; no
-    tag scope is needed. With O(auth), also V(credential:list), and V(credential:create) when the credential
-    does not exist yet.'
+    tag scope is needed. With O(auth), also V(credential:list), V(credential:create) when the credential
+    does not exist yet and V(credential:update) when its value changes. O(state=credential_absent) needs
+    V(credential:list), V(workflow:list) and V(credential:delete).'
   - Calls made, by method - C(GET /api/v1/workflows) once per 250 workflows; per written workflow one C(PUT)
     (or, when only the published version needs it, one C(POST .../activate)), plus one C(GET) to confirm an
     active workflow is still published. O(state=restored) reads each backed-up workflow once. With O(auth) and a
     node to convert, C(GET /api/v1/credentials) once per 250 credentials, and one C(POST) when the credential is
-    created (and the listing again when the answer to that C(POST) is lost). C(POST .../activate) and
-    C(POST .../deactivate) set a state, so they are retried like a C(PUT).
+    created (and the listing again when the answer to that C(POST) is lost); with O(auth.value), the listing also
+    when the record does not show the value as stored, and one C(PATCH /api/v1/credentials/{id}) when it must be
+    stored. C(POST .../activate), C(POST .../deactivate) and that C(PATCH) (it carries the whole data) set a
+    state, so they are retried like a C(PUT). O(state=credential_absent) - the credentials' listing, the
+    workflows' listing, and one C(DELETE).
   - n8n has no optimistic locking on the public API. An edit made in the n8n editor between the listing and the
     write is overwritten; the backup holds the listed state.
   - Credentials are reported, not changed. Change an Ollama or OpenAI credential's base URL in n8n.
@@ -366,6 +393,23 @@ EXAMPLES = r'''
     api_key: "{{ n8n_api_key }}"
     state: restored
     backup: "{{ moved.backup_folder }}"
+
+# After a new LiteLLM key: the same task as phase 2 with the new value stores it in the
+# credential (one PATCH, credential.action: updated); run again, it makes no write.
+
+- name: Then delete the LiteLLM credential phase 2 created, now that no workflow uses it
+  local_ai.llm_gateway.n8n_workflow_urls:
+    url: http://127.0.0.1:5678
+    api_key: "{{ n8n_api_key }}"
+    state: credential_absent
+    auth:
+      credential_name: LiteLLM
+  register: removed
+
+- name: Say why it was kept, if it was
+  ansible.builtin.debug:
+    msg: "{{ removed.credential.reason }}"
+  when: removed.credential.action == 'kept'
 '''
 
 RETURN = r'''
@@ -540,7 +584,10 @@ conversions:
 credential:
   description:
     - With O(auth), the credential attached to the converted nodes - C(id), C(name), C(type) and C(action)
-      (V(reused), V(created), or in check mode V(create) with C(id) null). Null when no node needed it.
+      (V(reused), V(created), V(updated) when its value was stored, or in check mode V(create) with C(id) null,
+      V(update)). Null when no node needed it and its value did not change.
+    - With O(state=credential_absent), C(action) is V(deleted) (V(delete) in check mode), V(kept) or V(absent),
+      with C(reason) for the last two.
     - Its value is never returned.
   returned: always
   type: dict
@@ -548,13 +595,14 @@ credential:
 '''
 
 import concurrent.futures
+import os
 import threading
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
-    N8nClient, connection_argument_spec, explain, is_global_failure, make_run_folder, read_backups, run_stamp,
-    validate_connection, write_backup,
+    CredentialState, N8nClient, connection_argument_spec, explain, is_global_failure, make_run_folder, read_backups,
+    run_stamp, short_fingerprint, validate_connection, write_backup,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
@@ -571,7 +619,7 @@ MAX_PARALLEL = 32
 def argument_spec():
     spec = connection_argument_spec()
     spec.update(
-        state=dict(type='str', choices=['present', 'restored'], default='present'),
+        state=dict(type='str', choices=['present', 'restored', 'credential_absent'], default='present'),
         rewrites=dict(type='list', elements='dict', options={
             'from': dict(type='str', required=True),
             'to': dict(type='str', required=True),
@@ -593,6 +641,7 @@ def argument_spec():
         write_backups=dict(type='bool', default=True),
         backup_dir=dict(type='path', default='~/.local/share/llm_gateway/n8n-backups'),
         backup=dict(type='path'),
+        credential_state=dict(type='path'),
         restore_static_data=dict(type='bool', default=False),
     )
     return spec
@@ -627,6 +676,7 @@ class Runner(object):
         self.backup_of = {}
         self.abort = threading.Event()
         self.context = None
+        self._credential_state = None
 
     # -- results ---------------------------------------------------------------------------
     def fail(self, msg, **extra):
@@ -646,14 +696,35 @@ class Runner(object):
             if self.result.get('backup_folder'):
                 msg += (' Backups are in %s (state: restored, backup: that folder, puts them back); a re-run only '
                         'writes what still needs it.' % self.result['backup_folder'])
-            self.result['changed'] = bool(self.result['changed_workflows']) or self.created_credential or any(
+            self.result['changed'] = bool(self.result['changed_workflows']) or self.wrote_credential or any(
                 f.get('saved') or f.get('active_before') != f.get('active_after') for f in failed)
             self.module.fail_json(msg=msg, **self.result)
         self.module.exit_json(**self.result)
 
     @property
-    def created_credential(self):
-        return bool(self.result.get('credential')) and self.result['credential'].get('action') == 'created'
+    def wrote_credential(self):
+        credential = self.result.get('credential') or {}
+        return credential.get('action') in ('created', 'updated')
+
+    # -- the record of the credentials this module manages ---------------------------------
+    def credential_state(self):
+        if self._credential_state is None:
+            path = self.params['credential_state'] or os.path.join(os.path.abspath(self.params['backup_dir']),
+                                                                   'credentials.json')
+            try:
+                self._credential_state = CredentialState(path).load()
+            except ValueError as exc:
+                self.fail('%s. Nothing was written.' % exc)
+        return self._credential_state
+
+    def save_credential_state(self):
+        state = self.credential_state()
+        try:
+            state.save()
+        except OSError as exc:
+            self.module.warn('Cannot write the credential record %s: %s. n8n was changed; without the record the '
+                             'next run cannot tell that the value is unchanged, and writes it again.'
+                             % (state.path, exc))
 
     # -- backups ---------------------------------------------------------------------------
     def write_backups(self, workflows):
@@ -813,23 +884,55 @@ def find_credential(runner, name):
 
 
 def resolve_credential(module, runner, plans):
-    """Look up the credential the converted nodes need (a GET); returns what still has to be created."""
+    """Look up the credential the converted nodes need (a GET) and decide what to do with it.
+
+    Returns None (nothing to write), ``('create', name)`` or ``('update', credential)``. With
+    ``auth.value``, the credential is also looked up when no node needs converting, unless the
+    record says it holds this value already, so that a changed key reaches n8n.
+    """
     auth = module.params['auth']
-    if not auth or not any(plan.conversions for plan in plans if plan.action == 'put'):
+    if not auth or runner.context is None:      # no rule converts: auth is unused (conversion_context warned)
         return None
+    needed = any(plan.conversions for plan in plans if plan.action == 'put')
+    value = auth.get('value')
     name = auth['credential_name']
+    state = runner.credential_state() if value is not None else None
+    if not needed:
+        if value is None:
+            return None
+        records = state.find(name, HEADER_AUTH)
+        if records and all(state.matches(r, auth['header'], value) for r in records):
+            return None
     existing = find_credential(runner, name)
-    if existing is not None:
-        ref = {'id': existing['id'], 'name': existing['name']}
+    if existing is None:
+        if not needed:
+            return None
+        if value is None:
+            runner.fail('n8n has no %s credential named %r, and auth.value is not set to create it. Nothing was '
+                        'written.' % (HEADER_AUTH, name))
+        runner.result['credential'] = {'id': None, 'name': name, 'type': HEADER_AUTH, 'action': 'create'}
+        return ('create', name)
+    ref = {'id': existing['id'], 'name': existing['name']}
+    for plan in plans:
+        apply_credential(plan.new_nodes, plan.changes, ref)
+    if value is not None and not state.matches(state.get(existing['id']), auth['header'], value):
+        runner.result['credential'] = {'id': existing['id'], 'name': name, 'type': HEADER_AUTH, 'action': 'update'}
+        return ('update', existing)
+    if needed:
         runner.result['credential'] = {'id': existing['id'], 'name': name, 'type': HEADER_AUTH, 'action': 'reused'}
-        for plan in plans:
-            apply_credential(plan.new_nodes, plan.changes, ref)
-        return None
-    if auth.get('value') is None:
-        runner.fail('n8n has no %s credential named %r, and auth.value is not set to create it. Nothing was '
-                    'written.' % (HEADER_AUTH, name))
-    runner.result['credential'] = {'id': None, 'name': name, 'type': HEADER_AUTH, 'action': 'create'}
-    return name
+    return None
+
+
+def credential_diff(runner, credential):
+    """The diff of a credential whose value changes: fingerprints, never the value."""
+    auth = runner.params['auth']
+    state = runner.credential_state()
+    record = state.get(credential['id'])
+    new = short_fingerprint(state.fingerprint(auth['header'], auth['value']))
+    old = 'fingerprint %s' % short_fingerprint(record['fingerprint']) if record else 'not recorded by this module'
+    header = 'n8n credential %s (%s)' % (credential['name'], credential['id'])
+    return {'before_header': header, 'after_header': header,
+            'before': {'value': old}, 'after': {'value': 'fingerprint %s' % new}}
 
 
 def create_credential(module, runner, plans, name):
@@ -846,8 +949,29 @@ def create_credential(module, runner, plans, name):
     ref = {'id': created['id'], 'name': created.get('name') or name}
     runner.result['credential'] = {'id': ref['id'], 'name': ref['name'], 'type': HEADER_AUTH, 'action': 'created'}
     runner.result['changed'] = True
+    state = runner.credential_state()
+    state.remember(ref['id'], ref['name'], HEADER_AUTH, True, auth['header'], auth['value'])
+    runner.save_credential_state()
     for plan in plans:
         apply_credential(plan.new_nodes, plan.changes, ref)
+
+
+def update_credential(module, runner, credential):
+    """Store the new value in the existing credential (after the backups, before the first workflow)."""
+    auth = module.params['auth']
+    runner.result['changed'] = False
+    try:
+        runner.client.update_credential(credential['id'], {'name': auth['header'], 'value': auth['value']})
+    except ApiError as exc:
+        runner.fail('Cannot update the n8n credential %r (%s): %s No workflow was written.'
+                    % (credential['name'], credential['id'], explain(exc, runner.url)), status=exc.status)
+    runner.result['credential']['action'] = 'updated'
+    runner.result['changed'] = True
+    state = runner.credential_state()
+    record = state.get(credential['id']) or {}
+    state.remember(credential['id'], credential['name'], HEADER_AUTH, record.get('created', False), auth['header'],
+                   auth['value'])
+    runner.save_credential_state()
 
 
 def present(module, runner):
@@ -879,17 +1003,22 @@ def present(module, runner):
         if plan.action in ('put', 'publish'):
             plans.append(plan)
             runner.result['conversions'].extend(plan.conversions)
-    to_create = resolve_credential(module, runner, plans)
-    runner.result['changed'] = bool(plans)
+    todo = resolve_credential(module, runner, plans)
+    runner.result['changed'] = bool(plans) or bool(todo)
+    updating = todo[1] if todo and todo[0] == 'update' else None
     if module._diff:
         runner.result['diff'] = [diff_entry(plan) for plan in plans]
+        if updating:
+            runner.result['diff'].append(credential_diff(runner, updating))
     if module.check_mode:
         runner.result['changed_workflows'] = [entry_of(plan) for plan in plans]
         runner.finish()
 
     runner.write_backups([plan.workflow for plan in plans])
-    if to_create:
-        create_credential(module, runner, plans, to_create)
+    if updating:
+        update_credential(module, runner, updating)
+    elif todo:
+        create_credential(module, runner, plans, todo[1])
         if module._diff:
             runner.result['diff'] = [diff_entry(plan) for plan in plans]
     jobs = []
@@ -899,7 +1028,7 @@ def present(module, runner):
     runner.run_jobs(jobs)
     written = set(entry['id'] for entry in runner.result['changed_workflows'])
     runner.result['conversions'] = [c for c in runner.result['conversions'] if c['id'] in written]
-    runner.result['changed'] = bool(runner.result['changed_workflows']) or runner.created_credential
+    runner.result['changed'] = bool(runner.result['changed_workflows']) or runner.wrote_credential
     runner.finish()
 
 
@@ -1101,9 +1230,92 @@ def restore_diff(current, backup):
     return {'before_header': header, 'after_header': header, 'before': before, 'after': after}
 
 
+# ------------------------------------------------------------------------------------------
+# state: credential_absent
+
+def credential_users(workflows, credential_id):
+    """``[(workflow, [node names])]`` of the workflows whose draft or published version uses the credential."""
+    users = []
+    for workflow in workflows:
+        versions = [workflow.get('nodes')]
+        if isinstance(workflow.get('activeVersion'), dict):
+            versions.append(workflow['activeVersion'].get('nodes'))
+        names = []
+        for nodes in versions:
+            for node in nodes or []:
+                creds = node.get('credentials') if isinstance(node, dict) else None
+                if not isinstance(creds, dict):
+                    continue
+                for ref in creds.values():
+                    if isinstance(ref, dict) and str(ref.get('id')) == str(credential_id) and \
+                            node.get('name') not in names:
+                        names.append(node.get('name'))
+        if names:
+            users.append((workflow, names))
+    return users
+
+
+def credential_absent(module, runner):
+    """Delete the credential this module created, when no workflow uses it any more."""
+    auth = module.params['auth'] or {}
+    name = (auth.get('credential_name') or '').strip()
+    if not name:
+        runner.fail('state credential_absent needs auth.credential_name')
+    state = runner.credential_state()
+    existing = find_credential(runner, name)
+    credential = {'id': existing['id'] if existing else None, 'name': name, 'type': HEADER_AUTH}
+    runner.result['credential'] = credential
+    if existing is None:
+        credential.update(action='absent', reason='n8n has no %s credential named %r' % (HEADER_AUTH, name))
+        stale = [r['id'] for r in state.find(name, HEADER_AUTH)]
+        if stale and not module.check_mode:
+            for cid in stale:
+                state.forget(cid)
+            runner.save_credential_state()
+        runner.finish()
+    record = state.get(existing['id'])
+    if not record or not record.get('created'):
+        credential.update(action='kept', reason='this module did not create it (%s has no record of creating '
+                                                'credential %s); delete it in n8n if it is no longer wanted'
+                                                % (state.path, existing['id']))
+        runner.finish()
+    try:
+        workflows = list(runner.client.list_workflows())
+    except ApiError as exc:
+        runner.fail(explain(exc, runner.url), status=exc.status)
+    users = credential_users(workflows, existing['id'])
+    runner.result['workflows_in_scope'] = len(workflows)
+    if users:
+        shown = ['%s (%s): %s' % (wf.get('name'), wf.get('id'), ', '.join(str(n) for n in nodes))
+                 for wf, nodes in users[:5]]
+        credential.update(action='kept', reason='%d workflow(s) still use it - %s%s' % (
+            len(users), '; '.join(shown), ' ...' if len(users) > 5 else ''))
+        runner.finish()
+    runner.result['changed'] = True
+    if module._diff:
+        header = 'n8n credential %s (%s)' % (name, existing['id'])
+        runner.result['diff'] = [{'before_header': header, 'after_header': header,
+                                  'before': {'state': 'present'}, 'after': {'state': 'absent'}}]
+    if module.check_mode:
+        credential['action'] = 'delete'
+        runner.finish()
+    try:
+        runner.client.delete_credential(existing['id'])
+    except ApiError as exc:
+        if exc.status != 404:
+            runner.result['changed'] = False
+            runner.fail('Cannot delete the n8n credential %r (%s): %s' % (name, existing['id'],
+                                                                          explain(exc, runner.url)),
+                        status=exc.status)
+    credential['action'] = 'deleted'
+    state.forget(existing['id'])
+    runner.save_credential_state()
+    runner.finish()
+
+
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[('state', 'restored', ['backup'])])
+                           required_if=[('state', 'restored', ['backup']), ('state', 'credential_absent', ['auth'])])
     problem = validate_connection(module.params)
     if problem:
         module.fail_json(msg=problem)
@@ -1114,6 +1326,8 @@ def main():
     runner = Runner(module)
     if module.params['state'] == 'present':
         present(module, runner)
+    elif module.params['state'] == 'credential_absent':
+        credential_absent(module, runner)
     else:
         restore(module, runner)
 

@@ -18,8 +18,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, http_status, node, post_from_n8n, prompt_of,
-    run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
+    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, http_status, n8n, node, post_from_n8n,
+    prompt_of, run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
 )
 
 LLM = 'http://%s/v1/chat/completions' % NGINX
@@ -337,6 +337,8 @@ def test_rollback_brings_phase_1_back(host):
     ask = node(workflow(host, 'LLM webhook'), 'Ask Ollama')
     assert ask['parameters']['url'] == 'http://llama-nginx/api/generate'
     assert 'credentials' not in ask or 'httpHeaderAuth' not in ask['credentials']
+    # the LiteLLM credential phase 2 created is deleted once no workflow uses it
+    assert [c for c in n8n(host, '/api/v1/credentials?limit=250')['data'] if c['name'] == 'LiteLLM'] == []
 
 
 def test_phase_1_tests_pass_again_after_rollback():

@@ -59,6 +59,19 @@ class FakeN8nWithCredentials(FakeN8n):
                        'createdAt': 't', 'updatedAt': 't', 'data': body['data']}
             self.credentials.append(created)
             return 200, dict((k, v) for k, v in created.items() if k != 'data')
+        found = [c for c in self.credentials if c['id'] == segments[1]] if len(segments) == 2 else []
+        if not found:
+            return 404, {'message': 'Credential not found'}
+        if method == 'PATCH':
+            if set(body) - {'name', 'type', 'data', 'isGlobal', 'isResolvable', 'isPartialData'}:
+                return 400, {'message': 'request/body must NOT have additional properties'}
+            if 'data' in body and set(body['data']) - HEADER_AUTH_DATA:
+                return 400, {'message': 'request.body.data is not allowed to have additional properties'}
+            found[0].update(dict((k, v) for k, v in body.items() if k in ('name', 'data')), updatedAt='t2')
+            return 200, dict((k, v) for k, v in found[0].items() if k != 'data')
+        if method == 'DELETE':
+            self.credentials.remove(found[0])
+            return 200, dict((k, v) for k, v in found[0].items() if k != 'data')
         return 404, {'message': 'not found'}
 
 
@@ -225,6 +238,8 @@ def test_credential_listing_pages(run_module, n8n, args):
     gets = [c['path'] for c in fake.calls if c['method'] == 'GET']
     assert gets == ['/api/v1/workflows', '/api/v1/credentials', '/api/v1/credentials']
     assert fake.store['a']['nodes'] == converted_nodes('last')
+    # found by name, with no record of its value: the value is stored (PATCH), nothing is created
+    assert result['credential']['action'] == 'updated' and 'POST' not in result['api_calls']
 
 
 def test_check_mode_reads_only_and_reports_the_credential_to_create(run_module, n8n, args, tmp_path):
