@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
-from gateway import COMPOSE, ROOT, run_playbook, trigger_webhook  # noqa: E402  pylint: disable=wrong-import-position
+from gateway import COMPOSE, DOMAIN, NGINX, ROOT, http_status, run_playbook, trigger_webhook  # noqa: E402  pylint: disable=wrong-import-position
 from starter import N8N, container, decrypted_secret, docker, recorded, state  # noqa: E402  pylint: disable=wrong-import-position
 
 STACK_NET = 'llm-gateway-starter-net'
@@ -42,6 +43,25 @@ def test_attached_n8n_keeps_its_workflows_credential_and_executions(host):  # py
     assert decrypted_secret(['docker', 'exec', N8N]) == 'starter-secret-value'
 
 
+def test_a_new_litellm_key_reaches_the_n8n_credential(host):
+    # The key rotates: LiteLLM takes the new one, the n8n credential is updated (PATCH), the
+    # migrated workflow answers with it, and the old key is refused. The play never prints it.
+    old = open('/srv/llm-gateway-starter-secrets/litellm_master_key').read().strip()
+    new = 'sk-rotated-' + secrets.token_hex(20)
+    rc, out = run_playbook('site.yml', '-e', json.dumps({'llm_gateway_litellm_master_key': new}))
+    assert rc == 0, out[-3000:]
+    assert new not in out and old not in out
+    models = 'http://%s/v1/models' % NGINX
+    assert http_status(host, models, 'Host: llm.%s' % DOMAIN, 'Authorization: Bearer %s' % new) == '200'
+    assert http_status(host, models, 'Host: llm.%s' % DOMAIN, 'Authorization: Bearer %s' % old) in ('400', '401')
+    answer = trigger_webhook(host, 'llm-ask', {'prompt': 'hello after the key changed'})
+    assert answer == {'answer': 'Stand-in answer to: hello after the key changed'}
+    # Back to the inventory's key (the credential follows again), for the tests after this one.
+    rc, out = run_playbook('site.yml')
+    assert rc == 0, out[-3000:]
+    assert trigger_webhook(host, 'llm-ask', {'prompt': 'and back'}) == {'answer': 'Stand-in answer to: and back'}
+
+
 def test_a_snapshot_was_taken_before_the_first_change(host):  # pylint: disable=unused-argument
     snapshots = sorted(os.listdir(ROOT + '/backups/original'))
     latest = os.path.join(ROOT, 'backups', 'original', snapshots[-1])
@@ -58,6 +78,8 @@ def test_restore_after_attach_gives_the_original_back(host):  # pylint: disable=
     assert docker('ps', '-a', '-q', '--filter', 'label=com.docker.compose.project=llm-gateway-starter') == ''
     now, before = state(), recorded()['state']
     assert now['workflows'] == before['workflows']
+    # The LiteLLM credential phase 2 created is gone with the rest of what the collection added.
+    assert now['credentials'] == before['credentials']
 
 
 def test_adopt_refuses_a_key_that_is_not_its_data_key(host):  # pylint: disable=unused-argument
