@@ -8,7 +8,7 @@ SHELL := /bin/bash
 help:
 	@echo "make test        install what the tests need, start it, run every test tier (Molecule included)"
 	@echo "make test-quick  the same without Molecule"
-	@echo "make test-takeover  an existing n8n on Postgres attached, adopted and restored (CI runs it after make test)"
+	@echo "make test-takeover  an existing n8n on Postgres attached, adopted and restored; the Linux host kinds; the ollama_host role (CI runs it after make test)"
 	@echo "make demo        deploy the stack on this machine (phase 1) with local images and the Ollama stand-in"
 	@echo "make demo-down   remove the demo"
 	@echo "make bench       benchmarks; JSON results in bench/results/"

@@ -3,8 +3,9 @@
 #   run.sh all    : set up everything on a fresh machine, then every tier, Molecule included
 #   run.sh quick  : the same without Molecule
 #   run.sh takeover : set up, then the scenarios that do not fit in `all`'s ten
-#                     minutes: the starter kit (attach and adopt an n8n on Postgres)
-#                     and the ollama_host role on systemd; CI runs it after `all`
+#                     minutes: the starter kit (attach and adopt an n8n on Postgres),
+#                     and beside it the Linux host kinds and the ollama_host role on
+#                     systemd; CI runs it after `all`
 #   run.sh STAGE… : only the named stages (see `stages` below)
 # Each stage is timed; a summary table is printed at the end, whatever happened.
 source "$(dirname "$0")/lib.sh"
@@ -15,8 +16,10 @@ check_stages=(yamllint ansible-lint unit sanity build)
 # `all` runs these two groups side by side: the full-rollout scenario spends most
 # of its time waiting on containers, so the module tests and the small scenario
 # fit in beside it. They share no names, ports or folders.
-side_stages=(integration molecule-preflight molecule-linux)
+side_stages=(integration molecule-preflight)
 main_stages=(molecule-default)
+takeover_side_stages=(molecule-linux molecule-ollama-host)
+takeover_main_stages=(molecule-starter)
 
 timings="$LLM_GATEWAY_RUN/timings.$$"
 : >"$timings"
@@ -144,23 +147,36 @@ run_stages() {
   done
 }
 
+# run_beside "SIDE STAGES" "MAIN STAGES": the side ones in the background, their
+# output printed after the main ones end.
+run_beside() {
+  local side_log="$LLM_GATEWAY_RUN/side-stages.log" side_pid
+  log "running $1 beside $2 (their output: $side_log, printed at the end)"
+  # shellcheck disable=SC2086  # the stage names are words
+  run_stages $1 >"$side_log" 2>&1 &
+  side_pid=$!
+  # shellcheck disable=SC2086
+  run_stages $2 || true
+  wait "$side_pid" || true
+  printf '\n===== output of %s =====\n' "$1" >&2
+  cat "$side_log" >&2
+}
+
 apt_install git
 case "${1:-all}" in
-  all)
-    run_stages "${setup_stages[@]}" "${check_stages[@]}" || true
+  all|takeover)
+    stages=("${setup_stages[@]}")
+    [ "${1:-all}" = all ] && stages+=("${check_stages[@]}")
+    run_stages "${stages[@]}" || true
     if [ ! -s "$timings.failed" ]; then
-      side_log="$LLM_GATEWAY_RUN/side-stages.log"
-      log "running ${side_stages[*]} beside ${main_stages[*]} (their output: $side_log, printed at the end)"
-      run_stages "${side_stages[@]}" >"$side_log" 2>&1 &
-      side_pid=$!
-      run_stages "${main_stages[@]}" || true
-      wait "$side_pid" || true
-      printf '\n===== output of %s =====\n' "${side_stages[*]}" >&2
-      cat "$side_log" >&2
+      if [ "${1:-all}" = all ]; then
+        run_beside "${side_stages[*]}" "${main_stages[*]}"
+      else
+        run_beside "${takeover_side_stages[*]}" "${takeover_main_stages[*]}"
+      fi
     fi
     ;;
   quick) run_stages "${setup_stages[@]}" "${check_stages[@]}" integration || true ;;
-  takeover) run_stages "${setup_stages[@]}" molecule-starter molecule-ollama-host || true ;;
   *)     run_stages "$@" || true ;;
 esac
 if [ -s "$timings.failed" ]; then
