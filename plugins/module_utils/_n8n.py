@@ -282,6 +282,21 @@ def _fsync_folder(folder):
         os.close(dfd)
 
 
+def _link_new(tmp, path):
+    """Give ``tmp`` the name ``path`` unless that exists (FileExistsError). A hard link does it in one
+    step; where the file system has none, a check and a rename."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        if os.path.lexists(path):
+            raise FileExistsError(17, 'File exists', path)
+        os.rename(tmp, path)
+        return
+    os.unlink(tmp)
+
+
 def atomic_write(path, data, replace=True):
     """Write ``data`` (bytes) to ``path`` durably: a temporary file in the same folder (0600, named
     ``.<name>.<random>.tmp``), flushed and fsynced, then renamed over ``path`` (``replace``) or linked to
@@ -302,8 +317,7 @@ def atomic_write(path, data, replace=True):
         if replace:
             os.replace(tmp, path)
         else:
-            os.link(tmp, path)
-            os.unlink(tmp)
+            _link_new(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -386,3 +386,15 @@ def test_read_backups_ignores_leftovers_and_damaged_files_with_a_warning(tmp_pat
     with pytest.raises(ValueError) as caught:
         _n8n.read_backups(str(tmp_path / 'c-S.json'))                 # named alone, it still fails
     assert 'cannot read the backup' in str(caught.value)
+
+
+def test_backup_without_hard_links_still_never_overwrites(tmp_path, monkeypatch):
+    def no_links(src, dst):
+        raise PermissionError(1, 'Operation not permitted')
+    monkeypatch.setattr(_n8n.os, 'link', no_links)
+    wf = {'id': 'w1', 'name': 'n', 'nodes': [], 'connections': {}}
+    path = _n8n.write_backup(str(tmp_path), wf, 'S')
+    assert json.loads(open(path).read()) == wf and os.listdir(str(tmp_path)) == ['w1-S.json']
+    with pytest.raises(FileExistsError):
+        _n8n.write_backup(str(tmp_path), dict(wf, name='other'), 'S')
+    assert json.loads(open(path).read()) == wf and os.listdir(str(tmp_path)) == ['w1-S.json']
