@@ -33,12 +33,22 @@ description:
     workflow. Only workflows that change are written, with C(PUT /api/v1/workflows/{id}) carrying only C(name),
     C(nodes), C(connections) and C(settings={}) (n8n keeps the stored settings, static data, pinned data,
     tags and description).
+  - Optimistic concurrency - right before its C(PUT) (or C(POST .../activate)), each workflow to write is read
+    again (C(GET /api/v1/workflows/{id})) and its C(versionId), C(updatedAt), C(activeVersionId) and
+    C(isArchived) compared with the listed ones. When one changed (someone edited it meanwhile), the rules are
+    applied again to the fresh copy and that is written, so the other edit is kept; when the fresh copy needs no
+    rewrite any more, must now be left alone (an unpublished draft, archived, ...), was deleted, or now needs the
+    credential the run did not look up, it is not written. Either way it is listed in RV(changed_since_read).
+    An edit that lands between that read and the C(PUT) (milliseconds) is still overwritten; the public API has
+    no conditional write.
   - Active (published) workflows stay active. n8n republishes an active workflow on PUT; the module then reads
     it back and fails, naming the workflow, when it is no longer active. An active workflow with unpublished
     edits (its draft differs from the published version) is skipped and reported unless O(publish_drafts=true),
     because the PUT would publish someone's half-done work. Archived workflows are skipped and reported.
-  - Before the first write, the full JSON of every workflow about to change is saved under O(backup_dir).
-    O(state=restored) puts workflows back from such backups.
+  - Right before its write, the full JSON of each workflow, as read again then (what the C(PUT) replaces), is
+    saved under O(backup_dir); the run's folder is created before the first write. Each file is written to a
+    temporary file in the same folder, flushed and fsynced, then renamed into place (mode C(0600)), so a crash
+    leaves no half-written backup. O(state=restored) puts workflows back from such backups.
   - Fails before any write when n8n cannot be reached, refuses the key, or a rule is unusable. When a write
     fails midway, the result tells which workflows changed, which failed, which were not attempted, and where
     the backups are. A re-run is safe; it only writes what still needs it.
@@ -245,7 +255,7 @@ options:
     description:
       - Folder on the host where the task runs for the backups. Each run that writes gets a sub-folder named after
         its UTC time (returned as RV(backup_folder)) with one file per workflow, C(<id>-<time>.json), mode C(0600),
-        holding the workflow exactly as n8n listed it.
+        holding the workflow exactly as n8n returned it when it was read right before its write.
     type: path
     default: ~/.local/share/llm_gateway/n8n-backups
   backup:
@@ -255,6 +265,9 @@ options:
         active workflow with unpublished edits gets back both its draft and the published version (it is
         deactivated for a moment in between). O(workflow_ids) narrows what is restored.
       - Before a workflow is restored, its current JSON is saved as a new backup (see O(write_backups)).
+      - In a folder, a leftover temporary file (C(*.tmp), from a write that was interrupted) and a C(*.json) file that
+        is not a usable backup (cut short, not JSON, not a workflow) are ignored with a warning; the other backups
+        are restored. A single file given as O(backup) that is not a backup fails the task.
       - Converted workflows come back exactly as well (URL, body, authentication, and the nodes that read the
         answer). A credential the run created stays in n8n; O(state=credential_absent) deletes it once no workflow
         uses it.
@@ -281,17 +294,21 @@ notes:
     tag scope is needed. With O(auth), also V(credential:list), V(credential:create) when the credential
     does not exist yet and V(credential:update) when its value changes. O(state=credential_absent) needs
     V(credential:list), V(workflow:list) and V(credential:delete).'
-  - Calls made, by method - C(GET /api/v1/workflows) once per 250 workflows; per written workflow one C(PUT)
-    (or, when only the published version needs it, one C(POST .../activate)), plus one C(GET) to confirm an
-    active workflow is still published. O(state=restored) reads each backed-up workflow once. With O(auth) and a
+  - Calls made, by method - C(GET /api/v1/workflows) once per 250 workflows; per written workflow one C(GET) right
+    before the write (optimistic concurrency) and one C(PUT) (or, when only the published version needs it, one
+    C(POST .../activate)), plus one C(GET) to confirm an active workflow is still published - at most
+    ceil(N/250) + 2 per changed workflow (+ 1 per active one). A workflow that changed since the listing costs
+    that one C(GET) and no write when it is left alone. O(state=restored) reads each backed-up workflow once. With O(auth) and a
     node to convert, C(GET /api/v1/credentials) once per 250 credentials, and one C(POST) when the credential is
     created (and the listing again when the answer to that C(POST) is lost); with O(auth.value), the listing also
     when the record does not show the value as stored, and one C(PATCH /api/v1/credentials/{id}) when it must be
     stored. C(POST .../activate), C(POST .../deactivate) and that C(PATCH) (it carries the whole data) set a
     state, so they are retried like a C(PUT). O(state=credential_absent) - the credentials' listing, the
     workflows' listing, and one C(DELETE).
-  - n8n has no optimistic locking on the public API. An edit made in the n8n editor between the listing and the
-    write is overwritten; the backup holds the listed state.
+  - n8n has no optimistic locking on the public API (no C(If-Match)). The module reads each workflow again right
+    before writing it (see above), so an edit made in the n8n editor after the listing is kept or the workflow
+    is left alone; only an edit in the moment between that read and the write is overwritten. The backup holds
+    the state that was read then.
   - Credentials are reported, not changed. Change an Ollama or OpenAI credential's base URL in n8n.
   - The credential is created in the personal project of the API key's owner. Workflows in other projects (n8n
     Enterprise) need it shared with them in n8n.
@@ -524,8 +541,45 @@ pending_workflows:
       description: Workflow name.
       type: str
   sample: []
+changed_since_read:
+  description:
+    - Workflows that changed in n8n between the listing and the read right before their write, with what was
+      done - C(outcome) V(replanned) (the rules applied again to the fresh copy, which was written; see
+      RV(changed_workflows) and RV(failed_workflows)) or V(skipped) (not written, C(reason) says why and what to
+      do).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+    name:
+      description: Workflow name, as listed.
+      type: str
+    version_listed:
+      description: The C(versionId) the plan was made from.
+      type: str
+    version_read:
+      description: The C(versionId) read right before the write (null when the workflow was deleted).
+      type: str
+    updated_listed:
+      description: The C(updatedAt) the plan was made from.
+      type: str
+    updated_read:
+      description: The C(updatedAt) read right before the write.
+      type: str
+    outcome:
+      description: V(replanned) or V(skipped).
+      type: str
+    reason:
+      description: What happened, and what to do.
+      type: str
+  sample: [{id: kI7qCjF40krWxpzW, name: Summarize tickets, version_listed: 6b1d0c2e, version_read: 9f3a7e11,
+            updated_listed: '2026-11-27T03:10:00.000Z', updated_read: '2026-11-27T03:14:59.000Z', outcome: skipped,
+            reason: 'it no longer needs a rewrite (someone else changed it); nothing was written'}]
 backups:
-  description: The backup files written by this run.
+  description: The backup files written by this run, each the workflow as read right before its write.
   returned: always
   type: list
   elements: str
@@ -672,10 +726,15 @@ class Runner(object):
                                 retries=module.params['retries'], delay=module.params['delay'])
         self.result = dict(changed=False, changed_workflows=[], skipped_items=[], failed_workflows=[],
                            pending_workflows=[], backups=[], workflows_in_scope=0, api_calls={}, conversions=[],
-                           credential=None)
+                           credential=None, changed_since_read=[])
         self.backup_of = {}
+        self.backup_folder = None
+        self.stamp = None
         self.abort = threading.Event()
+        self.lock = threading.Lock()
         self.context = None
+        self.credential_ref = None     # {id, name} of the credential converted nodes use, once known
+        self.replanned = {}            # workflow id -> the plan made again from the copy read before its write
         self._credential_state = None
 
     # -- results ---------------------------------------------------------------------------
@@ -727,18 +786,35 @@ class Runner(object):
                              % (state.path, exc))
 
     # -- backups ---------------------------------------------------------------------------
+    def open_backups(self):
+        """Create this run's backup folder (before the first write); fails the task when it cannot."""
+        if not self.params['write_backups'] or self.backup_folder:
+            return
+        self.stamp = run_stamp()
+        try:
+            self.backup_folder = make_run_folder(self.params['backup_dir'], self.stamp)
+        except OSError as exc:
+            self.fail('Cannot write the backups under %s: %s. Nothing was written to n8n; fix backup_dir (or '
+                      'set write_backups: false when another backup exists).' % (self.params['backup_dir'], exc))
+        self.result['backup_folder'] = self.backup_folder
+
+    def backup(self, workflow):
+        """Save one workflow (as read right before its write) in this run's folder; raises OSError."""
+        if not self.params['write_backups']:
+            return
+        path = write_backup(self.backup_folder, workflow, self.stamp)
+        with self.lock:
+            self.backup_of[workflow.get('id')] = path
+            self.result['backups'].append(path)
+
     def write_backups(self, workflows):
         """Save every workflow about to be written, before the first write."""
         if not self.params['write_backups'] or not workflows:
             return
-        stamp = run_stamp()
+        self.open_backups()
         try:
-            folder = make_run_folder(self.params['backup_dir'], stamp)
-            self.result['backup_folder'] = folder
             for workflow in workflows:
-                path = write_backup(folder, workflow, stamp)
-                self.backup_of[workflow.get('id')] = path
-                self.result['backups'].append(path)
+                self.backup(workflow)
         except OSError as exc:
             self.fail('Cannot write the backups under %s: %s. Nothing was written to n8n; fix backup_dir (or '
                       'set write_backups: false when another backup exists).' % (self.params['backup_dir'], exc))
@@ -755,6 +831,8 @@ class Runner(object):
                 outcome = future.result()
                 if outcome == 'pending':
                     self.result['pending_workflows'].append({'id': entry['id'], 'name': entry['name']})
+                elif outcome == 'not_written':   # changed since it was read, and left alone (changed_since_read)
+                    continue
                 elif outcome is None:
                     self.result['changed_workflows'].append(entry)
                 else:
@@ -797,6 +875,108 @@ def pending_rewrites(workflow, rules, context=None):
         dummy, more, dummy2 = rewrite_nodes(published.get('nodes'), rules, published.get('connections'), context)
         changes = changes + more
     return changes
+
+
+# Optimistic concurrency: the public API has no If-Match, so each workflow is read again right before
+# its write and compared with the copy the plan was made from. When it changed, the plan is made again
+# from the fresh copy (the plan is a pure function of the workflow), so an edit made meanwhile is kept.
+
+CONCURRENCY_KEYS = ('versionId', 'updatedAt', 'activeVersionId', 'isArchived')
+
+
+def changed_since(listed, fresh):
+    """Whether ``fresh`` differs from ``listed`` in its version, time of update, publication or archiving."""
+    return any(key in listed and listed.get(key) != fresh.get(key) for key in CONCURRENCY_KEYS)
+
+
+def concurrency_entry(plan, fresh, outcome, reason):
+    return {'id': plan.id, 'name': plan.name, 'version_listed': plan.workflow.get('versionId'),
+            'version_read': fresh.get('versionId') if fresh else None,
+            'updated_listed': plan.workflow.get('updatedAt'),
+            'updated_read': fresh.get('updatedAt') if fresh else None,
+            'outcome': outcome, 'reason': reason}
+
+
+def note_changed(runner, entry):
+    with runner.lock:
+        runner.result['changed_since_read'].append(entry)
+
+
+def read_again(runner, plan, entry):
+    """``(fresh copy, None)``, or ``(None, outcome)`` when it cannot be written."""
+    try:
+        return runner.client.get_workflow(plan.id), None
+    except ApiError as exc:
+        if exc.status == 404:
+            note_changed(runner, concurrency_entry(plan, None, 'skipped', 'the workflow was deleted after the '
+                                                                         'listing; nothing was written'))
+            return None, 'not_written'
+        if is_global_failure(exc):
+            runner.abort.set()
+        # nothing was sent: its publication is as listed
+        return None, runner.failure(entry, 'not written: reading it again right before the write failed: %s'
+                                    % explain(exc, runner.url), False, entry['active'])
+
+
+def replan(runner, plan, fresh, rules):
+    """The plan made again from ``fresh``, or None when it must not be written (reported)."""
+    new = plan_workflow(fresh, rules, publish_drafts=runner.params['publish_drafts'], context=runner.context)
+    with runner.lock:
+        runner.replanned[plan.id] = new
+    reason = None
+    if new.action is None:
+        reason = 'it no longer needs a rewrite (someone else changed it); nothing was written'
+    elif new.action == 'skip':
+        reason = 'it changed and must now be left alone: %s' % '; '.join(
+            s['reason'] for s in new.skipped if s['kind'] in ('archived', 'unpublished_draft', 'unsupported_node_keys'))
+    elif new.conversions and runner.params['auth'] and runner.credential_ref is None:
+        reason = ('it now has a node to convert, which needs the credential %r that this run did not look up; '
+                  're-run the task' % runner.params['auth']['credential_name'])
+    if reason:
+        note_changed(runner, concurrency_entry(plan, fresh, 'skipped', reason))
+        return None
+    if runner.credential_ref:
+        apply_credential(new.new_nodes, new.changes, runner.credential_ref)
+    note_changed(runner, concurrency_entry(plan, fresh, 'replanned', 'it changed after the listing; the rules were '
+                                                                     'applied again to the copy read before the write, '
+                                                                     'so the other change is kept'))
+    return new
+
+
+def write_fresh(runner, plan, rules, entry):
+    """Read the workflow again, plan again when it changed, back the fresh copy up, then write."""
+    fresh, outcome = read_again(runner, plan, entry)
+    if fresh is None:
+        return outcome
+    if changed_since(plan.workflow, fresh):
+        plan = replan(runner, plan, fresh, rules)
+        if plan is None:
+            return 'not_written'
+        entry.update(nodes=plan.changed_nodes, action=plan.action, active=plan.active)
+    try:
+        runner.backup(fresh)
+    except OSError as exc:
+        runner.abort.set()
+        return runner.failure(entry, 'not written: its backup could not be written under %s (%s); fix backup_dir '
+                                     'and re-run' % (runner.backup_folder, exc), False, is_active(fresh))
+    return write_plan(runner, plan, rules, entry)
+
+
+def merge_replanned(runner, plans):
+    """Replace what the listing said of re-planned workflows (skipped items, conversions, diff)."""
+    final = runner.replanned
+    result = runner.result
+    result['changed_since_read'].sort(key=lambda e: str(e['id']))
+    if not final:
+        return
+    result['skipped_items'] = [s for s in result['skipped_items'] if s['id'] not in final] + [
+        s for plan in final.values() for s in plan.skipped]
+    result['conversions'] = [c for c in result['conversions'] if c['id'] not in final] + [
+        c for plan in final.values() for c in plan.conversions]
+    if 'diff' in result:
+        for index, plan in enumerate(plans):
+            if plan.id in final:
+                result['diff'][index] = diff_entry(final[plan.id])
 
 
 def write_plan(runner, plan, rules, entry):
@@ -913,6 +1093,7 @@ def resolve_credential(module, runner, plans):
         runner.result['credential'] = {'id': None, 'name': name, 'type': HEADER_AUTH, 'action': 'create'}
         return ('create', name)
     ref = {'id': existing['id'], 'name': existing['name']}
+    runner.credential_ref = ref
     for plan in plans:
         apply_credential(plan.new_nodes, plan.changes, ref)
     if value is not None and not state.matches(state.get(existing['id']), auth['header'], value):
@@ -947,6 +1128,7 @@ def create_credential(module, runner, plans, name):
     if not created.get('id'):
         runner.fail('n8n created the credential %r but did not say its id. No workflow was written.' % name)
     ref = {'id': created['id'], 'name': created.get('name') or name}
+    runner.credential_ref = ref
     runner.result['credential'] = {'id': ref['id'], 'name': ref['name'], 'type': HEADER_AUTH, 'action': 'created'}
     runner.result['changed'] = True
     state = runner.credential_state()
@@ -1014,7 +1196,8 @@ def present(module, runner):
         runner.result['changed_workflows'] = [entry_of(plan) for plan in plans]
         runner.finish()
 
-    runner.write_backups([plan.workflow for plan in plans])
+    if plans:
+        runner.open_backups()
     if updating:
         update_credential(module, runner, updating)
     elif todo:
@@ -1024,8 +1207,9 @@ def present(module, runner):
     jobs = []
     for plan in plans:
         entry = entry_of(plan)
-        jobs.append((entry, lambda plan=plan, entry=entry: write_plan(runner, plan, rules, entry)))
+        jobs.append((entry, lambda plan=plan, entry=entry: write_fresh(runner, plan, rules, entry)))
     runner.run_jobs(jobs)
+    merge_replanned(runner, plans)
     written = set(entry['id'] for entry in runner.result['changed_workflows'])
     runner.result['conversions'] = [c for c in runner.result['conversions'] if c['id'] in written]
     runner.result['changed'] = bool(runner.result['changed_workflows']) or runner.wrote_credential
@@ -1164,9 +1348,11 @@ def restore_one(runner, current, backup, steps, entry):
 def restore(module, runner):
     params = module.params
     try:
-        backups = read_backups(params['backup'])
+        backups, warnings = read_backups(params['backup'])
     except ValueError as exc:
         runner.fail(str(exc))
+    for warning in warnings:
+        module.warn(warning)
     if params['workflow_ids']:
         backups = [(path, wf) for path, wf in backups if wf['id'] in params['workflow_ids']]
     runner.result['workflows_in_scope'] = len(backups)

@@ -191,8 +191,9 @@ def test_backup_files(tmp_path):
         assert json.load(handle) == wf
     with pytest.raises(OSError):
         _n8n.write_backup(folder, wf, stamp)      # never overwrites
-    assert _n8n.read_backups(path) == [(path, wf)]
-    assert _n8n.read_backups(folder) == [(path, wf)]
+    assert _n8n.read_backups(path) == ([(path, wf)], [])
+    assert _n8n.read_backups(folder) == ([(path, wf)], [])
+    assert [n for n in os.listdir(folder) if n.endswith('.tmp')] == [], 'no temporary file is left'
 
 
 def test_read_backups_refuses_what_is_not_a_backup(tmp_path):
@@ -340,3 +341,60 @@ def test_activate_sets_a_state_and_is_retried_after_a_reset(local_server, live_c
     server = local_server(Credentials(lose=['reset']))
     assert live_client(server.url).activate('w1', 'v1') == {'id': 'w1', 'active': True}
     assert [(r['method'], r['path']) for r in server.requests] == [('POST', '/api/v1/workflows/w1/activate')] * 2
+
+
+def test_atomic_write_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = str(tmp_path / 'state.json')
+    _n8n.atomic_write(path, b'old')
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    _n8n.atomic_write(path, b'new')
+    assert open(path, 'rb').read() == b'new'
+
+    def crash(src, dst):
+        raise OSError('disk gone')
+    monkeypatch.setattr(_n8n.os, 'replace', crash)
+    with pytest.raises(OSError):
+        _n8n.atomic_write(path, b'half')
+    assert open(path, 'rb').read() == b'new', 'a failed write leaves the old file'
+    assert sorted(os.listdir(str(tmp_path))) == ['state.json'], 'and no temporary file'
+
+
+def test_backup_is_written_through_a_fsynced_temporary_file(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(_n8n.os, 'fsync', lambda fd: synced.append(fd) or real_fsync(fd))
+    renamed = []
+    real_link = os.link
+    monkeypatch.setattr(_n8n.os, 'link', lambda src, dst: renamed.append((src, dst)) or real_link(src, dst))
+    path = _n8n.write_backup(str(tmp_path), {'id': 'w1', 'name': 'n', 'nodes': [], 'connections': {}}, 'S')
+    assert renamed and os.path.dirname(renamed[0][0]) == str(tmp_path) and renamed[0][0].endswith('.tmp')
+    assert renamed[0][1] == path and len(synced) >= 2, 'the file and its folder are fsynced'
+    assert os.listdir(str(tmp_path)) == [os.path.basename(path)]
+
+
+def test_read_backups_ignores_leftovers_and_damaged_files_with_a_warning(tmp_path):
+    good = {'id': 'a', 'name': 'n', 'nodes': [], 'connections': {}}
+    (tmp_path / 'a-S.json').write_text(json.dumps(good))
+    (tmp_path / '.b-S.json.x1y2.tmp').write_text('{"id": "b", "na')
+    (tmp_path / 'c-S.json').write_text('{"id": "c", "na')        # cut short
+    (tmp_path / 'journal.json').write_text('{}')                  # the run's journal is no backup
+    found, warnings = _n8n.read_backups(str(tmp_path))
+    assert found == [(str(tmp_path / 'a-S.json'), good)]
+    assert len(warnings) == 2
+    assert 'leftover of an interrupted backup write' in warnings[0] and '.b-S.json.x1y2.tmp' in warnings[0]
+    assert 'cannot read the backup' in warnings[1] and 'c-S.json' in warnings[1] and 'ignored' in warnings[1]
+    with pytest.raises(ValueError) as caught:
+        _n8n.read_backups(str(tmp_path / 'c-S.json'))                 # named alone, it still fails
+    assert 'cannot read the backup' in str(caught.value)
+
+
+def test_backup_without_hard_links_still_never_overwrites(tmp_path, monkeypatch):
+    def no_links(src, dst):
+        raise PermissionError(1, 'Operation not permitted')
+    monkeypatch.setattr(_n8n.os, 'link', no_links)
+    wf = {'id': 'w1', 'name': 'n', 'nodes': [], 'connections': {}}
+    path = _n8n.write_backup(str(tmp_path), wf, 'S')
+    assert json.loads(open(path).read()) == wf and os.listdir(str(tmp_path)) == ['w1-S.json']
+    with pytest.raises(FileExistsError):
+        _n8n.write_backup(str(tmp_path), dict(wf, name='other'), 'S')
+    assert json.loads(open(path).read()) == wf and os.listdir(str(tmp_path)) == ['w1-S.json']

@@ -256,47 +256,135 @@ def test_rewrites_only_what_matches_and_puts_only_changed_workflows(run_module, 
     assert sorted(c['path'] for c in puts) == ['/api/v1/workflows/a', '/api/v1/workflows/c']
     for call in puts:
         assert sorted(call['body']) == ['connections', 'name', 'nodes', 'settings'] and call['body']['settings'] == {}
-    assert result['api_calls'] == {'GET': 1, 'PUT': 2}
+    assert result['api_calls'] == {'GET': 3, 'PUT': 2}, 'the listing, and one GET right before each PUT'
     assert result['workflows_in_scope'] == 3 and result['skipped_items'] == []
     assert_no_secret(result)
 
 
-def test_backups_are_written_before_any_put(run_module, n8n, args, tmp_path):
+def test_each_backup_is_the_copy_read_right_before_its_put(run_module, n8n, args, tmp_path):
     fake = n8n(wf('a', http(OLD)), wf('b', http(OLD)))
-    seen = []
+    seen = {}
 
     def check_backup_exists(fake_, wid, body):
-        seen.append(sorted(os.listdir(result_folder())))
+        root = tmp_path / 'backups'
+        folder = root / os.listdir(str(root))[0]
+        seen[wid] = sorted(n for n in os.listdir(str(folder)) if n.startswith(wid + '-'))
     fake.hooks[('PUT', 'a')] = check_backup_exists
     fake.hooks[('PUT', 'b')] = check_backup_exists
-
-    def result_folder():
-        root = tmp_path / 'backups'
-        return str(root / os.listdir(str(root))[0])
-    listed = {w['id']: w for w in fake.list({'limit': ['250']})[1]['data']}
+    read = {w: fake.view(w) for w in 'ab'}
     result, failed = run_module(n8n_workflow_urls, args(parallel=1))
     assert not failed, result
     folder = result['backup_folder']
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
-    assert all(len(s) == 2 for s in seen), 'both backups exist before the first PUT'
+    assert all(len(names) == 1 for names in seen.values()) and sorted(seen) == ['a', 'b'], \
+        'each backup exists before its PUT'
     assert len(result['backups']) == 2
     for path in result['backups']:
         assert os.path.dirname(path) == folder and stat.S_IMODE(os.stat(path).st_mode) == 0o600
         with open(path) as handle:
             saved = json.load(handle)
-        assert saved == listed[saved['id']], 'the backup is the workflow exactly as listed'
+        assert saved == read[saved['id']], 'the backup is the workflow exactly as read before the PUT'
         assert os.path.basename(path) == '%s-%s.json' % (saved['id'], os.path.basename(folder))
+    assert not [n for n in os.listdir(folder) if n.endswith('.tmp')]
+
+
+def edit_once(change):
+    """A GET hook: the first read of a workflow by id (the one right before its PUT) sees an edit made
+    in the editor meanwhile - ``change(stored workflow)`` and a new versionId and updatedAt."""
+    done = []
+
+    def hook(fake_, wid, body):
+        if not done:
+            done.append(wid)
+            stored = fake_.store[wid]
+            change(stored)
+            stored['versionId'] = str(uuid.uuid4())
+            stored['updatedAt'] = '2026-11-27T00:30:00.000Z'
+            fake_.versions[stored['versionId']] = (copy.deepcopy(stored['nodes']), copy.deepcopy(stored['connections']))
+            if stored['activeVersionId']:
+                stored['activeVersionId'] = stored['versionId']
+        return None
+    return hook
+
+
+def test_a_workflow_edited_after_the_listing_is_planned_again_and_the_edit_kept(run_module, n8n, args):
+    fake = n8n(wf('a', http(OLD)), wf('b', http(OLD)))
+    listed = fake.store['a']['versionId']
+    fake.hooks[('GET', 'a')] = edit_once(lambda stored: stored['nodes'].append(http(OLD + '?new', name='Added')))
+    result, failed = run_module(n8n_workflow_urls, args(parallel=1), diff=True)
+    assert not failed, result
+    assert urls(fake, 'a') == [NEW, NEW + '?new'] and urls(fake, 'b') == [NEW]
+    assert [n['name'] for n in fake.store['a']['nodes']] == ['Hook', 'Call LLM', 'Added'], 'the edit is kept'
+    entry = result['changed_since_read'][0]
+    assert len(result['changed_since_read']) == 1
+    assert entry['id'] == 'a' and entry['outcome'] == 'replanned' and entry['version_listed'] == listed
+    assert entry['version_read'] not in (None, listed) and entry['updated_read'] == '2026-11-27T00:30:00.000Z'
+    assert dict((w['id'], w['nodes']) for w in result['changed_workflows']) == {'a': ['Call LLM', 'Added'],
+                                                                              'b': ['Call LLM']}
+    diff_a = [d for d in result['diff'] if d['before_header'] == 'n8n workflow WF a (a)'][0]
+    assert diff_a['after'] == {'Call LLM': {'parameters.url': NEW}, 'Added': {'parameters.url': NEW + '?new'}}
+    backup_a = [p for p in result['backups'] if os.path.basename(p).startswith('a-')][0]
+    with open(backup_a) as handle:
+        assert [n['name'] for n in json.load(handle)['nodes']] == ['Hook', 'Call LLM', 'Added'], \
+            'the backup holds the fresh copy the PUT replaced'
+    assert result['api_calls'] == {'GET': 3, 'PUT': 2}
+
+
+def test_a_workflow_that_must_now_be_left_alone_is_not_written_and_reported(run_module, n8n, args):
+    fake = n8n(wf('a', http(OLD), active=True), wf('b', http(OLD)), wf('c', http(OLD)))
+
+    def unpublished_edit(stored):            # someone edits the draft of an active workflow without publishing
+        stored['nodes'][1]['parameters']['url'] = OLD + '?draft'
+    fake.hooks[('GET', 'a')] = edit_once(unpublished_edit)
+    hook_a = fake.hooks[('GET', 'a')]
+
+    def keep_published(fake_, wid, body):
+        published = fake_.store[wid]['activeVersionId']
+        hook_a(fake_, wid, body)
+        fake_.store[wid]['activeVersionId'] = published
+    fake.hooks[('GET', 'a')] = keep_published
+    fake.hooks[('GET', 'c')] = edit_once(lambda stored: stored['nodes'][1]['parameters'].update(url=NEW))
+    before_a = copy.deepcopy(fake.store['a'])
+    result, failed = run_module(n8n_workflow_urls, args(parallel=1))
+    assert not failed, result
+    assert fake.store['a']['nodes'] == before_a['nodes'][:1] + [dict(before_a['nodes'][1], parameters=dict(
+        before_a['nodes'][1]['parameters'], url=OLD + '?draft'))], 'the edit is not overwritten'
+    assert [w['id'] for w in result['changed_workflows']] == ['b']
+    outcome = dict((e['id'], (e['outcome'], e['reason'])) for e in result['changed_since_read'])
+    assert outcome['a'][0] == 'skipped' and 'unpublished edits' in outcome['a'][1]
+    assert outcome['c'][0] == 'skipped' and 'no longer needs a rewrite' in outcome['c'][1]
+    assert [s['kind'] for s in result['skipped_items'] if s['id'] == 'a'] == ['unpublished_draft']
+    assert [os.path.basename(p)[0] for p in result['backups']] == ['b'], 'nothing written, nothing backed up'
+    assert [c['path'] for c in fake.calls if c['method'] == 'PUT'] == ['/api/v1/workflows/b']
+
+
+def test_a_workflow_deleted_after_the_listing_is_reported_not_failed(run_module, n8n, args):
+    fake = n8n(wf('a', http(OLD)), wf('b', http(OLD)))
+    fake.hooks[('GET', 'a')] = lambda fake_, wid, body: (404, {'message': 'Not Found'})
+    result, failed = run_module(n8n_workflow_urls, args())
+    assert not failed, result
+    assert [w['id'] for w in result['changed_workflows']] == ['b']
+    assert result['changed_since_read'][0]['id'] == 'a' and 'deleted' in result['changed_since_read'][0]['reason']
+
+
+def test_a_failed_read_before_the_put_writes_nothing(run_module, n8n, args):
+    fake = n8n(wf('a', http(OLD)))
+    fake.hooks[('GET', 'a')] = lambda fake_, wid, body: (500, {'message': 'boom'})
+    result, failed = run_module(n8n_workflow_urls, args(retries=0))
+    assert failed and result['changed'] is False and fake.writes() == [] and result['backups'] == []
+    assert result['failed_workflows'][0]['saved'] is False
+    assert 'reading it again right before the write' in result['failed_workflows'][0]['error']
 
 
 def test_pagination_uses_limit_250_and_follows_cursors(run_module, n8n, args):
     fake = n8n(*[wf('w%04d' % i, http(OLD if i % 10 == 0 else 'http://other/%d' % i)) for i in range(620)])
     result, failed = run_module(n8n_workflow_urls, args(parallel=8))
     assert not failed, result
-    lists = [c for c in fake.calls if c['method'] == 'GET']
+    lists = [c for c in fake.calls if c['method'] == 'GET' and c['path'] == '/api/v1/workflows']
     assert len(lists) == 3
     assert all(c['query']['limit'] == ['250'] for c in lists)
     assert 'cursor' not in lists[0]['query'] and all('cursor' in c['query'] for c in lists[1:])
-    assert result['api_calls'] == {'GET': 3, 'PUT': 62} and len(result['changed_workflows']) == 62
+    assert result['api_calls'] == {'GET': 3 + 62, 'PUT': 62} and len(result['changed_workflows']) == 62
     assert result['workflows_in_scope'] == 620
 
 
@@ -305,8 +393,8 @@ def test_check_mode_only_reads(run_module, n8n, args, tmp_path):
     before = copy.deepcopy(fake.store)
     result, failed = run_module(n8n_workflow_urls, args(), check=True)
     assert not failed and result['changed'] is True
-    assert set(fake.methods()) == {'GET'} and result['api_calls'] == {'GET': 1}
-    assert fake.store == before
+    assert set(fake.methods()) == {'GET'} and result['api_calls'] == {'GET': 1}, 'no read per workflow'
+    assert fake.store == before and result['changed_since_read'] == []
     assert not (tmp_path / 'backups').exists() and result['backups'] == []
     assert sorted(w['id'] for w in result['changed_workflows']) == ['a', 'b']
 
@@ -342,7 +430,7 @@ def test_active_workflow_is_republished_and_confirmed(run_module, n8n, args):
     fake = n8n(wf('a', http(OLD), active=True))
     result, failed = run_module(n8n_workflow_urls, args())
     assert not failed, result
-    assert fake.methods() == ['GET', 'PUT', 'GET']
+    assert fake.methods() == ['GET', 'GET', 'PUT', 'GET']
     assert fake.store['a']['activeVersionId'] == fake.store['a']['versionId']
     assert fake.view('a')['activeVersion']['nodes'][1]['parameters']['url'] == NEW
     assert result['changed_workflows'][0]['active'] is True
@@ -365,7 +453,7 @@ def test_republish_failure_fails_the_task_clearly(run_module, n8n, args):
     assert 'did not republish' in failure['error'] and 'Invalid cron expression' in failure['error']
     assert failure['backup'] in result['backups']
     assert 'could not be written' in result['msg'] and result['backup_folder'] in result['msg']
-    assert fake.methods() == ['GET', 'PUT', 'GET', 'PUT']
+    assert fake.methods() == ['GET', 'GET', 'PUT', 'GET', 'GET', 'PUT']
 
 
 def test_saved_but_silently_inactive_is_caught(run_module, n8n, args):
@@ -383,7 +471,12 @@ def test_saved_but_silently_inactive_is_caught(run_module, n8n, args):
 
 def test_read_back_failure_after_a_good_put_says_it_was_saved(run_module, n8n, args):
     fake = n8n(wf('a', http(OLD), active=True))
-    fake.hooks[('GET', 'a')] = lambda fake_, wid, body: (500, {'message': 'boom'})
+    gets = []
+
+    def read_back_fails(fake_, wid, body):
+        gets.append(wid)
+        return (500, {'message': 'boom'}) if len(gets) > 1 else None    # the read before the PUT works
+    fake.hooks[('GET', 'a')] = read_back_fails
     result, failed = run_module(n8n_workflow_urls, args(retries=0))
     assert failed and result['changed'] is True
     failure = result['failed_workflows'][0]
@@ -399,7 +492,7 @@ def test_global_failure_midway_leaves_the_rest_pending(run_module, n8n, args):
     assert [w['id'] for w in result['changed_workflows']] == ['w0']
     assert [w['id'] for w in result['failed_workflows']] == ['w1']
     assert [w['id'] for w in result['pending_workflows']] == ['w2', 'w3', 'w4']
-    assert len(result['backups']) == 5 and 'not attempted: 3' in result['msg']
+    assert len(result['backups']) == 2 and 'not attempted: 3' in result['msg'], 'only what was read is backed up'
     assert_no_secret(result)
 
 
@@ -426,7 +519,7 @@ def test_retries_connection_reset_and_5xx(run_module, n8n, args):
     fake.hooks[('PUT', 'a')] = reset_put
     result, failed = run_module(n8n_workflow_urls, args(retries=2))
     assert not failed, result
-    assert result['api_calls'] == {'GET': 2, 'PUT': 2} and urls(fake, 'a') == [NEW]
+    assert result['api_calls'] == {'GET': 3, 'PUT': 2} and urls(fake, 'a') == [NEW]
 
 
 def test_unpublished_draft_is_skipped_unless_publish_drafts(run_module, n8n, args):
@@ -445,7 +538,7 @@ def test_draft_already_new_only_published_old_is_published(run_module, n8n, args
     fake = n8n(wf('a', http(NEW), activeVersionId='pub1', published_nodes=[TRIGGER, http(OLD)]))
     result, failed = run_module(n8n_workflow_urls, args(publish_drafts=True))
     assert not failed, result
-    assert fake.methods() == ['GET', 'POST', 'GET'] and result['changed_workflows'][0]['action'] == 'publish'
+    assert fake.methods() == ['GET', 'GET', 'POST', 'GET'] and result['changed_workflows'][0]['action'] == 'publish'
     assert fake.view('a')['activeVersion']['nodes'][1]['parameters']['url'] == NEW
 
 
@@ -668,3 +761,22 @@ def test_restore_missing_workflow_and_bad_backup(run_module, n8n, args, tmp_path
     assert failed and 'does not exist' in restored['msg']
     restored, failed = run_module(n8n_workflow_urls, args(state='restored'))
     assert failed and 'backup' in restored['msg']
+
+
+def test_restore_skips_a_damaged_backup_file_with_a_warning(run_module, n8n, args):
+    from ansible.module_utils.common import warnings as ansible_warnings
+    fake = n8n(wf('a', http(OLD)), wf('b', http(OLD)))
+    result, dummy = run_module(n8n_workflow_urls, args())
+    folder = result['backup_folder']
+    damaged = [p for p in result['backups'] if os.path.basename(p).startswith('b-')][0]
+    with open(damaged, 'w') as handle:
+        handle.write('{"id": "b", "nodes": [')
+    with open(os.path.join(folder, '.a-x.json.abc.tmp'), 'w') as handle:
+        handle.write('{')
+    restored, failed = run_module(n8n_workflow_urls, args(state='restored', backup=folder))
+    assert not failed, restored
+    assert [w['id'] for w in restored['changed_workflows']] == ['a']
+    assert urls(fake, 'a') == [OLD] and urls(fake, 'b') == [NEW]
+    shown = ansible_warnings.get_warning_messages()
+    assert any(damaged in w and 'ignored' in w for w in shown)
+    assert any('.a-x.json.abc.tmp' in w and 'interrupted' in w for w in shown)

@@ -159,7 +159,8 @@ def test_converts_creates_the_credential_once_and_attaches_it(run_module, n8n, a
     result, failed = run_module(n8n_workflow_urls, args(), diff=True)
     assert not failed, result
     assert calls(fake) == [('GET', '/api/v1/workflows'), ('GET', '/api/v1/credentials'),
-                           ('POST', '/api/v1/credentials'), ('PUT', '/api/v1/workflows/a')]
+                           ('POST', '/api/v1/credentials'), ('GET', '/api/v1/workflows/a'),
+                           ('PUT', '/api/v1/workflows/a')]
     assert seen['backups'], 'the backups are written before the credential is created'
     post = [c for c in fake.calls if c['method'] == 'POST'][0]
     assert post['body'] == {'name': 'LiteLLM', 'type': 'httpHeaderAuth',
@@ -168,7 +169,7 @@ def test_converts_creates_the_credential_once_and_attaches_it(run_module, n8n, a
     assert put['body'] == {'name': 'WF a', 'nodes': converted_nodes('cred0001'),
                            'connections': chain('Hook', 'Ask Ollama', 'Format'), 'settings': {}}
     assert fake.store['b'] == before_b and fake.store['c'] == before_c
-    assert result['changed'] is True and result['api_calls'] == {'GET': 2, 'POST': 1, 'PUT': 1}
+    assert result['changed'] is True and result['api_calls'] == {'GET': 3, 'POST': 1, 'PUT': 1}
     assert result['credential'] == {'id': 'cred0001', 'name': 'LiteLLM', 'type': 'httpHeaderAuth',
                                     'action': 'created'}
     assert result['conversions'] == [{
@@ -202,7 +203,7 @@ def test_converts_creates_the_credential_once_and_attaches_it(run_module, n8n, a
     third, failed = run_module(n8n_workflow_urls, args())
     assert not failed, third
     assert calls(fake) == [('GET', '/api/v1/workflows'), ('GET', '/api/v1/credentials'),
-                           ('PUT', '/api/v1/workflows/d')]
+                           ('GET', '/api/v1/workflows/d'), ('PUT', '/api/v1/workflows/d')]
     assert third['credential'] == {'id': 'cred0001', 'name': 'LiteLLM', 'type': 'httpHeaderAuth',
                                    'action': 'reused'}
     assert fake.store['d']['nodes'] == converted_nodes('cred0001')
@@ -236,7 +237,7 @@ def test_credential_listing_pages(run_module, n8n, args):
     result, failed = run_module(n8n_workflow_urls, args())
     assert not failed, result
     gets = [c['path'] for c in fake.calls if c['method'] == 'GET']
-    assert gets == ['/api/v1/workflows', '/api/v1/credentials', '/api/v1/credentials']
+    assert gets == ['/api/v1/workflows', '/api/v1/credentials', '/api/v1/credentials', '/api/v1/workflows/a']
     assert fake.store['a']['nodes'] == converted_nodes('last')
     # found by name, with no record of its value: the value is stored (PATCH), nothing is created
     assert result['credential']['action'] == 'updated' and 'POST' not in result['api_calls']
@@ -299,7 +300,7 @@ def test_a_credential_created_but_its_answer_lost_is_found_not_created_twice(run
     assert not failed, result
     assert calls(fake) == [('GET', '/api/v1/workflows'), ('GET', '/api/v1/credentials'),
                            ('POST', '/api/v1/credentials'), ('GET', '/api/v1/credentials'),
-                           ('PUT', '/api/v1/workflows/a')]
+                           ('GET', '/api/v1/workflows/a'), ('PUT', '/api/v1/workflows/a')]
     assert len(fake.credentials) == 1
     assert result['credential'] == {'id': 'cred0001', 'name': 'LiteLLM', 'type': 'httpHeaderAuth',
                                     'action': 'created'}
@@ -319,7 +320,7 @@ def test_without_auth_the_authentication_is_left_alone(run_module, n8n, args):
     fake = n8n(seed('a'))
     result, failed = run_module(n8n_workflow_urls, args(auth=None))
     assert not failed, result
-    assert calls(fake) == [('GET', '/api/v1/workflows'), ('PUT', '/api/v1/workflows/a')]
+    assert calls(fake) == [('GET', '/api/v1/workflows'), ('GET', '/api/v1/workflows/a'), ('PUT', '/api/v1/workflows/a')]
     ask = fake.store['a']['nodes'][1]
     assert 'credentials' not in ask and 'authentication' not in ask['parameters']
     assert ask['parameters']['jsonBody'] == SEED_CONVERTED and result['credential'] is None
@@ -344,7 +345,7 @@ def test_active_workflow_with_a_refused_node_is_confirmed_not_failed(run_module,
     fake = n8n(wf)
     result, failed = run_module(n8n_workflow_urls, args())
     assert not failed, result
-    assert [m for m, p in calls(fake)] == ['GET', 'GET', 'POST', 'PUT', 'GET']
+    assert [m for m, p in calls(fake)] == ['GET', 'GET', 'POST', 'GET', 'PUT', 'GET']
     assert fake.store['a']['activeVersionId'] == fake.store['a']['versionId']
     assert fake.store['a']['nodes'][3] == wf['nodes'][3]
     assert [s['node'] for s in result['skipped_items']] == ['Look']
@@ -386,5 +387,5 @@ def test_auth_without_a_converting_rule_warns_and_is_unused(run_module, n8n, arg
     result, failed = run_module(n8n_workflow_urls, args(rewrites=[{'from': GEN, 'to': 'http://llama-nginx-2/api/generate'}]))
     assert not failed
     assert any('only used by rules with convert: openai_chat' in w for w in ansible_warnings.get_warning_messages())
-    assert calls(fake) == [('GET', '/api/v1/workflows'), ('PUT', '/api/v1/workflows/a')]
+    assert calls(fake) == [('GET', '/api/v1/workflows'), ('GET', '/api/v1/workflows/a'), ('PUT', '/api/v1/workflows/a')]
     assert fake.store['a']['nodes'][1]['parameters']['jsonBody'] == SEED_BODY

@@ -114,7 +114,8 @@ def test_existing_credential_without_record_gets_the_value_once(run_module, n8n,
     result, failed = run_module(n8n_workflow_urls, args())
     assert not failed, result
     assert calls(fake) == [('GET', '/api/v1/workflows'), ('GET', '/api/v1/credentials'),
-                           ('PATCH', '/api/v1/credentials/byhand'), ('PUT', '/api/v1/workflows/a')]
+                           ('PATCH', '/api/v1/credentials/byhand'), ('GET', '/api/v1/workflows/a'),
+                           ('PUT', '/api/v1/workflows/a')]
     assert result['credential']['action'] == 'updated' and fake.store['a']['nodes'] == converted_nodes('byhand')
     record = json.loads(state_path(tmp_path).read_text())['credentials']['byhand']
     assert record['created'] is False
