@@ -908,8 +908,8 @@ def read_again(runner, plan, entry):
         return runner.client.get_workflow(plan.id), None
     except ApiError as exc:
         if exc.status == 404:
-            note_changed(runner, concurrency_entry(plan, None, 'skipped', 'the workflow was deleted after the '
-                                                                         'listing; nothing was written'))
+            reason = 'the workflow was deleted after the listing; nothing was written'
+            note_changed(runner, concurrency_entry(plan, None, 'skipped', reason))
             return None, 'not_written'
         if is_global_failure(exc):
             runner.abort.set()

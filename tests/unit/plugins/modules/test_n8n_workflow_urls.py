@@ -319,8 +319,8 @@ def test_a_workflow_edited_after_the_listing_is_planned_again_and_the_edit_kept(
     assert len(result['changed_since_read']) == 1
     assert entry['id'] == 'a' and entry['outcome'] == 'replanned' and entry['version_listed'] == listed
     assert entry['version_read'] not in (None, listed) and entry['updated_read'] == '2026-11-27T00:30:00.000Z'
-    assert dict((w['id'], w['nodes']) for w in result['changed_workflows']) == {'a': ['Call LLM', 'Added'],
-                                                                              'b': ['Call LLM']}
+    changed = dict((w['id'], w['nodes']) for w in result['changed_workflows'])
+    assert changed == {'a': ['Call LLM', 'Added'], 'b': ['Call LLM']}
     diff_a = [d for d in result['diff'] if d['before_header'] == 'n8n workflow WF a (a)'][0]
     assert diff_a['after'] == {'Call LLM': {'parameters.url': NEW}, 'Added': {'parameters.url': NEW + '?new'}}
     backup_a = [p for p in result['backups'] if os.path.basename(p).startswith('a-')][0]
