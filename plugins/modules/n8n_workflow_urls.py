@@ -105,6 +105,12 @@ extends_documentation_fragment:
   - local_ai.llm_gateway.n8n
   - ansible.builtin.action_common_attributes
 attributes:
+  action_group:
+    description: Use C(group/local_ai.llm_gateway.n8n) in C(module_defaults) to set this module's connection
+      options once for every task of a play.
+    support: full
+    membership:
+      - local_ai.llm_gateway.n8n
   check_mode:
     support: full
     details: In check mode only GET calls are made and no backup or credential record is written; the result says

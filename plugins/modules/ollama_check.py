@@ -26,6 +26,12 @@ author:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
 attributes:
+  action_group:
+    description: Use C(group/local_ai.llm_gateway.ollama) in C(module_defaults) to set this module's connection
+      options once for every task of a play.
+    support: full
+    membership:
+      - local_ai.llm_gateway.ollama
   check_mode:
     support: full
     details: In check mode nothing is pulled; the result says what would be pulled and C(changed) is true when

@@ -71,6 +71,13 @@ stage_build() {
   rm -rf "$out"; mkdir -p "$out/collections"
   with_venv ansible-galaxy collection build --force --output-path "$out" .
   tarball=$(ls "$out"/local_ai-llm_gateway-*.tar.gz)
+  # Only what users need: no test, lint, bench, Molecule or local inventory files.
+  local top
+  top=$(tar -tzf "$tarball" | sed -e 's|^\./||' | awk -F/ '$1 == "inventory" {if ($2 != "") print $1 "/" $2; next} {print $1}' \
+        | sort -u | tr '\n' ' ')
+  [ "$top" = "CHANGELOG.md FILES.json LICENSE MANIFEST.json README.md inventory/example meta playbooks plugins requirements.yml roles " ] \
+    || die "the tarball holds more or less than users need: $top"
+  ! tar -tzf "$tarball" | grep -q '__pycache__\|\.pyc$' || die "the tarball holds compiled Python files"
   : >"$out/ansible.cfg"
   (
     cd "$out"
@@ -83,7 +90,7 @@ stage_build() {
   )
   grep -q 'pull_missing' "$out/ollama_check.doc"
   grep -q 'to: http://llama-nginx/api/generate' "$out/n8n_workflow_urls.doc"
-  log "built $(basename "$tarball"), installed it offline, ansible-doc renders both modules with their examples"
+  log "built $(basename "$tarball") (only what users need), installed it offline, ansible-doc renders both modules with their examples"
 }
 stage_integration()     { with_venv python -m pytest -q tests/integration; }
 molecule_env() {
