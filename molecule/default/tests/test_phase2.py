@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, http_status, n8n, node, post_from_n8n,
+    COMPOSE, DOMAIN, N8N_API, NGINX, PROJECT, ROOT, container, container_ip, http_status, n8n, node, post_from_n8n,
     prompt_of, run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
 )
 
@@ -323,6 +323,34 @@ def test_litellm_recreated_nginx_follows_without_restart(host):
     finally:
         host.run('docker rm -f llm-gateway-molecule-squatter')
     assert container(host, 'llama-nginx', '{{.State.StartedAt}}') == started
+
+
+def n8n_call(host, method, path, payload=None):
+    cmd = "curl -sf -X %s -H 'X-N8N-API-KEY: %s' -H 'Content-Type: application/json' '%s%s'" % (
+        method, secret('n8n.env', 'N8N_API_KEY'), N8N_API, path)
+    if payload is not None:
+        cmd += ' -d %s' % shlex.quote(json.dumps(payload))
+    return json.loads(host.check_output(cmd) or '{}')
+
+
+def test_rollback_refuses_while_a_workflow_it_does_not_put_back_calls_litellm(host):
+    # Made after phase 2, so no backup puts it back: removing LiteLLM would break it. Nothing changes.
+    made = n8n_call(host, 'POST', '/api/v1/workflows', {
+        'name': 'Made after phase 2', 'connections': {}, 'settings': {},
+        'nodes': [{'name': 'Ask LiteLLM', 'type': 'n8n-nodes-base.httpRequest', 'typeVersion': 4.2,
+                   'position': [0, 0], 'parameters': {'method': 'POST', 'options': {},
+                                                      'url': 'http://llama-litellm:4000/v1/chat/completions'}}]})
+    try:
+        before = sorted((w['id'], w['versionId']) for w in n8n(host, '/api/v1/workflows?limit=250')['data'])
+        litellm = container(host, 'llama-litellm', '{{.Id}} {{.State.StartedAt}}')
+        rc, out = run_playbook('rollback.yml')
+        assert rc != 0 and 'would break when LiteLLM goes' in out, out[-3000:]
+        assert 'Made after phase 2 (id %s)' % made['id'] in out and 'LLM webhook' not in out
+        assert sorted((w['id'], w['versionId']) for w in n8n(host, '/api/v1/workflows?limit=250')['data']) == before
+        assert container(host, 'llama-litellm', '{{.Id}} {{.State.StartedAt}}') == litellm
+        assert host.file(ROOT + '/backups/n8n/phase2').is_directory  # not set aside
+    finally:
+        n8n_call(host, 'DELETE', '/api/v1/workflows/%s' % made['id'])
 
 
 def test_rollback_brings_phase_1_back(host):
