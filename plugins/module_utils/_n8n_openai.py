@@ -37,6 +37,7 @@ import json
 import re
 from urllib.parse import urlsplit
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_text
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
     CODE_NODE_TYPES, Change, ExpressionError, RuleError, path_text, register_converter, scan_expression_end,
 )
@@ -1698,11 +1699,24 @@ class OpenAIChatConverter(object):
     def _apply(entries, converted, refused, analysis, connections):
         for index, exc in refused.items():
             entry = entries[index]
+            url_change = entry.url_change
             entry.new_node = None
-            entry.changes = [change for change in entry.changes if change is not entry.url_change]
+            entry.changes = [change for change in entry.changes if change is not url_change]
+            fallback = getattr(entry, 'fallback_url', None)
+            if fallback is None:
+                entry.skipped.append({'node': entry.name, 'parameter': exc.parameter, 'kind': SKIP_KIND,
+                                      'reason': '%s; the node is left as it is (URL included), and so are the nodes '
+                                                'that read its answer' % exc.reason})
+                continue
+            # The rule's fallback: only the URL moves, the request stays in Ollama's shape.
+            entry.new_node = copy.deepcopy(entry.node)
+            _set_path(entry.new_node, url_change.path, fallback)
+            entry.changes.append(Change(entry.name, url_change.path, url_change.before, fallback, entry.fallback_rule))
             entry.skipped.append({'node': entry.name, 'parameter': exc.parameter, 'kind': SKIP_KIND,
-                                  'reason': '%s; the node is left as it is (URL included), and so are the nodes '
-                                            'that read its answer' % exc.reason})
+                                  'moved_to': mask_text(fallback),
+                                  'reason': '%s; the node is not converted: only its URL is moved, to the fallback '
+                                            'of rewrites[%d] (%s), and the nodes that read its answer are left as '
+                                            'they are' % (exc.reason, url_change.rule.index, mask_text(fallback))})
         for index, conv in converted.items():
             entries[index].new_node = conv.node
             entries[index].changes = conv.changes

@@ -34,6 +34,9 @@ object with ``convert_workflow(entries, connections, context)`` (workflow level:
 node of the workflow at once, so it can also change the nodes that read the converted node's
 answer, or leave a node completely untouched, URL included). ``none`` means no conversion;
 ``openai_chat`` (Ollama to OpenAI chat completions) lives in ``_n8n_openai``.
+A rule's ``fallback`` (only with a converter) is where a node goes when the conversion is refused:
+plan_nodes puts the URL the fallback gives in ``NodeEntry.fallback_url``, and a workflow-level
+converter that refuses the node moves only its URL there instead of leaving it untouched.
 """
 
 from __future__ import annotations
@@ -148,17 +151,23 @@ AMBIGUOUS = 'ambiguous'
 
 
 class Rule(object):
-    """One ``{from, to, regex, convert}`` entry of ``rewrites``."""
+    """One ``{from, to, regex, convert, fallback}`` entry of ``rewrites``."""
 
-    def __init__(self, source, target, regex=False, convert='none', index=0):
+    def __init__(self, source, target, regex=False, convert='none', index=0, fallback=None):
         self.source = source
         self.target = target
         self.regex = bool(regex)
         self.convert = convert or 'none'
         self.index = index
+        self.fallback = fallback
         self.pattern = None
         self.origin = None
         self._validate()
+        # The same match with ``fallback`` as its target and no conversion: where a node goes
+        # when the conversion refuses it.
+        self.fallback_rule = None
+        if fallback is not None:
+            self.fallback_rule = Rule(source, fallback, regex, 'none', index)
 
     def _validate(self):
         label = 'rewrites[%d]' % self.index
@@ -170,6 +179,13 @@ class Rule(object):
         if self.convert not in CONVERTERS:
             raise RuleError('%s: convert must be one of %s, got %r'
                             % (label, ', '.join(sorted(CONVERTERS)), self.convert))
+        if self.fallback is not None:
+            if CONVERTERS[self.convert] is None:
+                raise RuleError('%s: fallback is only used with convert (where a node goes when its conversion '
+                                'is refused); this rule has convert: %s' % (label, self.convert))
+            if not is_http_url(self.fallback):
+                raise RuleError('%s: fallback must be an http:// or https:// URL with a host, got %r'
+                                % (label, mask_text(self.fallback)))
         if self.regex:
             try:
                 self.pattern = re.compile(self.source)
@@ -271,7 +287,7 @@ def build_rules(specs):
         if not isinstance(spec, dict):
             raise RuleError('rewrites[%d] must be a dict with from and to' % index)
         rules.append(Rule(spec.get('from'), spec.get('to'), spec.get('regex', False),
-                          spec.get('convert', 'none'), index))
+                          spec.get('convert', 'none'), index, spec.get('fallback')))
     # Rewriting must be idempotent: no new URL may match a rule again (a second run would
     # rewrite it once more).
     for rule in rules:
@@ -283,6 +299,20 @@ def build_rules(specs):
                     raise RuleError('rewrites[%d]: to (%s) would be matched by rewrites[%d] (from %s), so every run '
                                     'would rewrite it once more' % (rule.index, mask_text(rule.target), other.index,
                                                                     mask_text(other.source)))
+    # A fallback gets nodes whose conversion was refused. A convert rule without fallback may match
+    # it: the next run tries to convert the node again, is refused again and leaves it. Any other
+    # rule would move it once more.
+    for rule in rules:
+        if rule.fallback is None or (rule.regex and '\\' in rule.fallback):
+            continue
+        for probe in (rule.fallback, rule.fallback.rstrip('/') + '/'):
+            for other in rules:
+                if isinstance(other.match(probe), Match) and (CONVERTERS[other.convert] is None
+                                                              or other.fallback is not None):
+                    raise RuleError('rewrites[%d]: fallback (%s) would be matched by rewrites[%d] (from %s), which '
+                                    '%s, so every run would move the node once more'
+                                    % (rule.index, mask_text(rule.fallback), other.index, mask_text(other.source),
+                                       'has a fallback itself' if other.fallback is not None else 'does not convert'))
     return rules
 
 
@@ -685,6 +715,10 @@ class NodeEntry(object):
         self.new_node = new_node
         self.changes = changes
         self.skipped = skipped
+        # The URL the node gets instead when its rule has a fallback and the conversion is refused
+        # (set by plan_nodes), with the rule that gives it.
+        self.fallback_url = None
+        self.fallback_rule = None
 
     @property
     def name(self):
@@ -720,6 +754,8 @@ def plan_nodes(nodes, rules, connections=None, context=None):
     for index, node in enumerate(nodes if isinstance(nodes, list) else []):
         new_node, node_changes, node_skipped = rewrite_node(node, rules)
         entries.append(NodeEntry(index, node, new_node, node_changes, node_skipped))
+    for entry in entries:
+        _plan_fallback(entry, rules)
     conversions = []
     used = []
     for entry in entries:
@@ -734,6 +770,25 @@ def plan_nodes(nodes, rules, connections=None, context=None):
     skipped = [entry_skip for entry in entries for entry_skip in entry.skipped]
     new_nodes = [entry.current for entry in entries]
     return NodesPlan(new_nodes if changes else None, changes, skipped, conversions)
+
+
+def _plan_fallback(entry, rules):
+    """Set ``entry.fallback_url`` when the rule that rewrote the node's URL has a fallback: the
+    original URL rewritten by the fallbacks instead (only when every part rewritten has one)."""
+    change = entry.url_change
+    if change is None or change.rule is None or change.rule.fallback_rule is None:
+        return
+    moved = [rule.fallback_rule or rule for rule in rules]
+    url = change.before
+    if url.startswith('='):
+        new_url, used, problem = rewrite_expression(url, moved)
+    else:
+        new_url, used = rewrite_url(url, moved)
+        used, problem = [used], None
+    if problem or new_url == url or not all(rule is not None and rule not in rules for rule in used):
+        return
+    entry.fallback_url = new_url
+    entry.fallback_rule = change.rule.fallback_rule
 
 
 def rewrite_nodes(nodes, rules, connections=None, context=None):

@@ -83,7 +83,8 @@ description:
   - >-
     A node is converted completely or not at all, and a workflow is written once. A node that cannot be converted
     exactly is left untouched, URL included, as are the nodes that read its answer, and is listed in
-    RV(skipped_items) (kind V(not_converted)) with the reason. Among the reasons - a body with images; a raw,
+    RV(skipped_items) (kind V(not_converted)) with the reason; when its rule has O(rewrites[].fallback), only its
+    URL moves, to the fallback (see there), and the entry tells where in C(moved_to). Among the reasons - a body with images; a raw,
     form or binary body; no body; a method other than POST; JavaScript beyond a plain object literal (dynamic
     body); a body that is not a JSON object; fields without an OpenAI counterpart (C(template), C(raw),
     C(context), C(suffix), C(tools), C(think)); other options (C(top_k), C(repeat_penalty), ...); C(format) other
@@ -142,7 +143,10 @@ options:
     description:
       - The rules, tried in order; the first that matches a URL rewrites it. Required with O(state=present),
         and must hold at least one rule.
-      - A rule whose C(to) would be matched by a rule again is refused, so a second run changes nothing.
+      - A rule whose C(to) would be matched by a rule again is refused, so a second run changes nothing. So is
+        a O(rewrites[].fallback) matched by a rule that does not convert or that has a fallback itself; a
+        converting rule without fallback may match it (the next run tries to convert the node again, is refused
+        again and leaves it).
     type: list
     elements: dict
     suboptions:
@@ -173,6 +177,19 @@ options:
         type: str
         choices: [none, openai_chat]
         default: none
+      fallback:
+        description:
+          - Only with O(rewrites[].convert) other than V(none). Where a node goes when its conversion is refused,
+            an absolute C(http://) or C(https://) URL that replaces the matched part instead of C(to), for example
+            V(http://llama-nginx/api/generate) for the public V(https://llm.example.com/api/generate) when the
+            public URL is behind a key after the move.
+          - Only the URL changes; the request body, the authentication and the nodes that read the answer are left
+            as they are. The node is still listed in RV(skipped_items) (kind V(not_converted)), with C(moved_to).
+            The move is a change like any other (backed up, written, restorable, in the diff and
+            RV(changed_workflows)).
+          - With O(rewrites[].regex=true) it may refer to groups of the pattern, like C(to).
+          - Not set (the default), a node whose conversion is refused is left untouched, URL included.
+        type: str
   model_map:
     description:
       - With O(rewrites[].convert=openai_chat), the model name to send to LiteLLM for each Ollama model name,
@@ -477,7 +494,8 @@ skipped_items:
       V(not_rewritable) (the old URL stands inside the URL, not at its start), V(dynamic_url) (the URL is computed
       at run time), V(mention) (anywhere else, such as a request body, a header, a Code node or a sticky note),
       V(credential) (a node uses an LLM credential whose base URL the public API cannot read), V(not_converted)
-      (O(rewrites[].convert=openai_chat) could not convert the node exactly; it is left untouched, URL included).
+      (O(rewrites[].convert=openai_chat) could not convert the node exactly; it is left untouched, URL included,
+      or with O(rewrites[].fallback) only its URL is moved to the fallback, see C(moved_to)).
   returned: always
   type: list
   elements: dict
@@ -500,6 +518,12 @@ skipped_items:
     reason:
       description: Why it was not rewritten and what to do.
       type: str
+    moved_to:
+      description:
+        - Only with kind V(not_converted) when the rule has O(rewrites[].fallback) - the URL the node was moved to
+          instead of being converted (secrets masked). Absent otherwise.
+      type: str
+      sample: http://llama-nginx/api/generate
   sample: [{id: kI7qCjF40krWxpzW, name: Summarize tickets, node: Build prompt, parameter: parameters.jsCode,
             kind: mention, reason: 'https://llm.example.com/api/generate is mentioned in the code of a Code node;
             only the url of HTTP Request nodes is rewritten'}]
@@ -685,6 +709,7 @@ def argument_spec():
             'to': dict(type='str', required=True),
             'regex': dict(type='bool', default=False),
             'convert': dict(type='str', choices=['none', 'openai_chat'], default='none'),
+            'fallback': dict(type='str'),
         }),
         model_map=dict(type='dict', default={}),
         auth=dict(type='dict', options={

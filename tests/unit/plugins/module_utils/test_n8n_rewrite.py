@@ -536,3 +536,61 @@ def test_property_random_expressions_change_only_matched_prefixes(rule, pieces, 
     else:
         assert problem is None and new != value
         assert replaces_some_occurrences(value, new, source, target)
+
+
+# fallback ------------------------------------------------------------------------------------
+
+GW = 'http://llama-litellm:4000/v1/chat/completions'
+CHAT = 'https://llm.example.com/api/chat'
+FALLBACK_RULES = build_rules([
+    {'from': OLD, 'to': GW, 'convert': 'openai_chat', 'fallback': NEW},
+    {'from': CHAT, 'to': GW, 'convert': 'openai_chat'},
+    {'from': NEW, 'to': GW, 'convert': 'openai_chat'},
+])
+IMAGES = '{"model": "llava", "prompt": "x", "images": ["aGk="]}'
+
+
+def refused_node(url):
+    return http_node(url, method='POST', sendBody=True, specifyBody='json', jsonBody=IMAGES)
+
+
+def test_a_refused_expression_url_moves_to_the_fallback():
+    url = '={{ "%s" }}' % OLD
+    plan = plan_workflow(workflow([refused_node(url)]), FALLBACK_RULES)
+    assert plan.action == 'put'
+    assert plan.new_nodes[0]['parameters'] == dict(refused_node(url)['parameters'], url='={{ "%s" }}' % NEW)
+    assert [(s['kind'], s['moved_to']) for s in plan.skipped] == [('not_converted', '={{ "%s" }}' % NEW)]
+    again = plan_workflow(workflow(plan.new_nodes), FALLBACK_RULES)
+    assert again.action is None and [s['kind'] for s in again.skipped] == ['not_converted']
+    assert 'moved_to' not in again.skipped[0]
+
+
+def test_an_expression_also_using_a_rule_without_fallback_is_left_untouched():
+    url = '={{ $json.chat ? "%s" : "%s" }}' % (CHAT, OLD)
+    plan = plan_workflow(workflow([refused_node(url)]), FALLBACK_RULES)
+    assert plan.action is None and plan.new_nodes is None
+    assert [s['kind'] for s in plan.skipped] == ['not_converted'] and 'moved_to' not in plan.skipped[0]
+
+
+def test_phase_2_rules_of_the_role_are_accepted():
+    import os
+    import yaml
+    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'roles', 'n8n_routing', 'vars', 'main.yml')
+    with open(path) as handle:
+        text = handle.read()
+    for name, value in (('llm_gateway_domain', 'example.com'), ('llm_gateway_nginx_container', 'llama-nginx'),
+                        ('_n8n_routing_litellm_url', GW)):
+        text = text.replace('{{ %s }}' % name, value)
+    rules = build_rules(yaml.safe_load(text)['_n8n_routing_rewrites'][2])
+    assert [rule.fallback for rule in rules] == [NEW, 'http://llama-nginx/api/chat', None, None]
+
+
+@pytest.mark.parametrize('spec,words', [
+    ({'from': OLD, 'to': NEW, 'fallback': 'http://elsewhere/api/generate'}, 'fallback is only used with convert'),
+    ({'from': OLD, 'to': GW, 'convert': 'openai_chat', 'fallback': '/api/generate'},
+     'fallback must be an http:// or https:// URL with a host'),
+    ({'from': OLD, 'to': GW, 'convert': 'openai_chat', 'fallback': OLD}, 'which has a fallback itself'),
+])
+def test_bad_fallback_is_refused(spec, words):
+    with pytest.raises(RuleError, match=words):
+        build_rules([spec])

@@ -389,3 +389,78 @@ def test_auth_without_a_converting_rule_warns_and_is_unused(run_module, n8n, arg
     assert any('only used by rules with convert: openai_chat' in w for w in ansible_warnings.get_warning_messages())
     assert calls(fake) == [('GET', '/api/v1/workflows'), ('GET', '/api/v1/workflows/a'), ('PUT', '/api/v1/workflows/a')]
     assert fake.store['a']['nodes'][1]['parameters']['jsonBody'] == SEED_BODY
+
+
+# fallback: where a node goes when its conversion is refused --------------------------------
+
+FALLBACK_RULES = [{'from': GEN, 'to': GW, 'convert': 'openai_chat'},
+                  {'from': PUBLIC, 'to': GW, 'convert': 'openai_chat', 'fallback': GEN}]
+
+
+def test_fallback_moves_a_refused_node_to_the_internal_route(run_module, n8n, args):
+    wf = seed('a', url=PUBLIC)
+    look = http('Look', PUBLIC + '?x=1', '{"model": "llava", "prompt": "x", "images": ["aGk="]}')
+    wf['nodes'].append(look)
+    only = with_images('c')
+    only['nodes'][1]['parameters']['url'] = PUBLIC
+    fake = n8n(wf, only)
+    before = copy.deepcopy(fake.store)
+    result, failed = run_module(n8n_workflow_urls, args(rewrites=FALLBACK_RULES), diff=True)
+    assert not failed, result
+    nodes = fake.store['a']['nodes']
+    assert nodes[:3] == converted_nodes('cred0001')
+    moved = copy.deepcopy(look)
+    moved['parameters']['url'] = GEN + '?x=1'
+    assert nodes[3] == moved
+    assert fake.store['c']['nodes'][1]['parameters'] == dict(only['nodes'][1]['parameters'], url=GEN)
+    assert [(w['id'], w['nodes']) for w in result['changed_workflows']] == [('a', ['Ask Ollama', 'Format', 'Look']),
+                                                                            ('c', ['Look'])]
+    assert [c['node'] for c in result['conversions']] == ['Ask Ollama']
+    assert [(s['id'], s['node'], s['kind'], s.get('moved_to')) for s in result['skipped_items']] == [
+        ('a', 'Look', 'not_converted', GEN + '?x=1'), ('c', 'Look', 'not_converted', GEN)]
+    assert 'only its URL is moved, to the fallback of rewrites[1]' in result['skipped_items'][0]['reason']
+    assert result['diff'][1]['before'] == {'Look': {'parameters.url': PUBLIC}}
+    assert result['diff'][1]['after'] == {'Look': {'parameters.url': GEN}}
+    assert_no_secret(fake, result)
+
+    # second run: the internal route's rule tries again, is refused again, leaves them
+    fake.calls = []
+    again, failed = run_module(n8n_workflow_urls, args(rewrites=FALLBACK_RULES))
+    assert not failed and again['changed'] is False and calls(fake) == [('GET', '/api/v1/workflows')]
+    assert [(s['id'], s['kind'], 'moved_to' in s) for s in again['skipped_items']] == [
+        ('a', 'not_converted', False), ('c', 'not_converted', False)]
+
+    # the moves are backed up and restored like any change
+    restored, failed = run_module(n8n_workflow_urls, args(state='restored', backup=result['backup_folder'],
+                                                          rewrites=None, auth=None))
+    assert not failed, restored
+    for wid in 'ac':
+        assert fake.store[wid]['nodes'] == before[wid]['nodes']
+
+
+def test_without_fallback_a_refused_public_node_keeps_its_url(run_module, n8n, args):
+    only = with_images('c')
+    only['nodes'][1]['parameters']['url'] = PUBLIC
+    fake = n8n(only)
+    before = copy.deepcopy(fake.store['c'])
+    result, failed = run_module(n8n_workflow_urls, args())
+    assert not failed and result['changed'] is False and fake.store['c'] == before
+    assert 'moved_to' not in result['skipped_items'][0]
+
+
+@pytest.mark.parametrize('rules,words', [
+    ([{'from': PUBLIC, 'to': 'http://llama-nginx-2/api/generate', 'fallback': GEN}],
+     'rewrites[0]: fallback is only used with convert'),
+    ([{'from': PUBLIC, 'to': GW, 'convert': 'openai_chat', 'fallback': 'llama-nginx/api/generate'}],
+     'rewrites[0]: fallback must be an http:// or https:// URL with a host'),
+    ([{'from': PUBLIC, 'to': GW, 'convert': 'openai_chat', 'fallback': GEN},
+      {'from': GEN, 'to': 'http://llama-nginx-2/api/generate'}],
+     'rewrites[0]: fallback (%s) would be matched by rewrites[1]' % GEN),
+    ([{'from': PUBLIC, 'to': GW, 'convert': 'openai_chat', 'fallback': GEN},
+      {'from': GEN, 'to': GW, 'convert': 'openai_chat', 'fallback': 'http://other/api/generate'}],
+     'which has a fallback itself'),
+])
+def test_bad_fallbacks_fail_before_any_call(run_module, n8n, args, rules, words):
+    fake = n8n(seed('a'))
+    result, failed = run_module(n8n_workflow_urls, args(rewrites=rules))
+    assert failed and words in result['msg'] and fake.calls == [], result
