@@ -1084,7 +1084,7 @@ def find_credential(runner, name):
     """The Header Auth credential named ``name``, or None; fails when several carry the name."""
     runner.result['changed'] = False     # until something is written: any failure here writes nothing
     try:
-        found = [c for c in runner.client.list_credentials() if c.get('type') == HEADER_AUTH and c.get('name') == name]
+        found = runner.client.find_credentials(name, HEADER_AUTH)
     except ApiError as exc:
         runner.fail('Cannot look up the n8n credential %r: %s Nothing was written.' % (name, explain(exc, runner.url)),
                     status=exc.status)
