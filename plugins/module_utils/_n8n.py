@@ -396,6 +396,44 @@ def read_backups(path):
     return found, warnings
 
 
+# The journal of a run: BACKUP_DIR/<run stamp>/journal.json, what the run wrote - per workflow id its
+# versionId before and after the run's write and a fingerprint of what it left - so that a restore can
+# tell whether someone edited the workflow since. Written atomically once the writes are done.
+
+JOURNAL_VERSION = 1
+
+
+def write_journal(folder, entries):
+    """Write the journal ``{id: {id, name, version_before, version_after, content_after, backup}}``; return
+    its path. ``content_after`` is the fingerprint of what the run left (see the module's content_fingerprint)."""
+    path = os.path.join(folder, JOURNAL_NAME)
+    data = json.dumps({'version': JOURNAL_VERSION, 'workflows': entries}, indent=2, sort_keys=True,
+                      ensure_ascii=False).encode('utf-8')
+    atomic_write(path, data)
+    return path
+
+
+def read_journal(backup):
+    """The journal entries of the run whose backup (file or folder) is given, ``{}`` when it has none.
+
+    Raises ValueError when a journal is there but cannot be used.
+    """
+    backup = os.path.abspath(os.path.expanduser(backup))
+    folder = backup if os.path.isdir(backup) else os.path.dirname(backup)
+    path = os.path.join(folder, JOURNAL_NAME)
+    try:
+        with open(path, 'rb') as handle:
+            data = json.loads(handle.read().decode('utf-8'))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise ValueError('cannot read the journal %s: %s' % (path, exc))
+    if not isinstance(data, dict) or data.get('version') != JOURNAL_VERSION or \
+            not isinstance(data.get('workflows'), dict):
+        raise ValueError('%s is not a journal of n8n_workflow_urls (version %d)' % (path, JOURNAL_VERSION))
+    return dict((k, v) for k, v in data['workflows'].items() if isinstance(v, dict))
+
+
 # ------------------------------------------------------------------------------------------
 # The credentials n8n_workflow_urls manages: a JSON file (mode 0600, replaced atomically) with,
 # per credential id, its name and type, whether the module created it, and an HMAC-SHA256 of the

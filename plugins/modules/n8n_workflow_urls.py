@@ -288,6 +288,15 @@ options:
         active workflow with unpublished edits gets back both its draft and the published version (it is
         deactivated for a moment in between). O(workflow_ids) narrows what is restored.
       - Before a workflow is restored, its current JSON is saved as a new backup (see O(write_backups)).
+      - The run's journal (C(journal.json) in the same folder, see RV(journal)) says what the run left: a
+        fingerprint of each written workflow's name, nodes, connections and activation. A workflow that no longer
+        matches it was edited since; it is not restored but listed in RV(skipped_items) (kind V(changed_since_run),
+        with its backup), unless O(force=true). A workflow that was deleted since is listed likewise (kind
+        V(deleted)); neither fails the task. Backups without a journal entry (older runs, files put there by hand)
+        are restored without this check.
+      - Content, not the versionId, decides, because n8n keeps the versionId when only the name changes, and
+        gives a new one to a restore that puts back exactly what a run left. So runs undone newest first (phase 2,
+        then phase 1) each find their workflows as they left them. Settings and static data are not compared.
       - In a folder, a leftover temporary file (C(*.tmp), from a write that was interrupted) and a C(*.json) file that
         is not a usable backup (cut short, not JSON, not a workflow) are ignored with a warning; the other backups
         are restored. A single file given as O(backup) that is not a backup fails the task.
@@ -303,6 +312,12 @@ options:
       - Defaults to C(credentials.json) in O(backup_dir). Give the same file to every run that manages the
         credential, O(state=credential_absent) included.
     type: path
+  force:
+    description:
+      - With O(state=restored), restore also the workflows edited after the run that made the backups (see
+        O(backup)), and restore without the run's journal when it cannot be read.
+    type: bool
+    default: false
   restore_static_data:
     description:
       - With O(state=restored), also put back the workflow's static data. Off by default. This module never changes
@@ -496,6 +511,8 @@ skipped_items:
       V(credential) (a node uses an LLM credential whose base URL the public API cannot read), V(not_converted)
       (O(rewrites[].convert=openai_chat) could not convert the node exactly; it is left untouched, URL included,
       or with O(rewrites[].fallback) only its URL is moved to the fallback, see C(moved_to)).
+    - With O(state=restored), also V(deleted) (n8n has the workflow no more) and V(changed_since_run) (edited after
+      the run that made the backup; see O(force)), each with C(backup), the backup file.
   returned: always
   type: list
   elements: dict
@@ -608,6 +625,15 @@ changed_since_read:
   sample: [{id: kI7qCjF40krWxpzW, name: Summarize tickets, version_listed: 6b1d0c2e, version_read: 9f3a7e11,
             updated_listed: '2026-11-27T03:10:00.000Z', updated_read: '2026-11-27T03:14:59.000Z', outcome: skipped,
             reason: 'it no longer needs a rewrite (someone else changed it); nothing was written'}]
+journal:
+  description:
+    - The journal of this run, C(journal.json) in RV(backup_folder) (mode C(0600), written atomically after the
+      writes) - per written workflow its C(id), C(name), C(version_before), C(version_after) (the versionId
+      n8n had before and after this run's write), C(content_after) (SHA-256 of the name, nodes, connections and
+      activation the write left) and C(backup). O(state=restored) reads it (see O(backup)).
+  returned: when a workflow was written and backups are on
+  type: str
+  sample: /root/.local/share/llm_gateway/n8n-backups/20261127T031500.000000Z/journal.json
 backups:
   description: The backup files written by this run, each the workflow as read right before its write.
   returned: always
@@ -679,6 +705,7 @@ credential:
 '''
 
 import concurrent.futures
+import hashlib
 import os
 import threading
 
@@ -686,7 +713,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
     CredentialState, N8nClient, connection_argument_spec, explain, is_global_failure, make_run_folder, read_backups,
-    run_stamp, short_fingerprint, validate_connection, write_backup,
+    read_journal, run_stamp, short_fingerprint, validate_connection, write_backup, write_journal,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
@@ -728,6 +755,7 @@ def argument_spec():
         backup=dict(type='path'),
         credential_state=dict(type='path'),
         restore_static_data=dict(type='bool', default=False),
+        force=dict(type='bool', default=False),
     )
     return spec
 
@@ -766,6 +794,7 @@ class Runner(object):
         self.context = None
         self.credential_ref = None     # {id, name} of the credential converted nodes use, once known
         self.replanned = {}            # workflow id -> the plan made again from the copy read before its write
+        self.journal = {}              # workflow id -> its journal entry (see note_written)
         self._credential_state = None
 
     # -- results ---------------------------------------------------------------------------
@@ -837,6 +866,26 @@ class Runner(object):
         with self.lock:
             self.backup_of[workflow.get('id')] = path
             self.result['backups'].append(path)
+
+    def note_written(self, version_before, after):
+        """Remember a write for the run's journal: ``after`` is the workflow as n8n has it after the write."""
+        wid = after.get('id')
+        entry = {'id': wid, 'name': after.get('name'), 'version_before': version_before,
+                 'version_after': after.get('versionId'), 'content_after': content_fingerprint(after),
+                 'backup': self.backup_of.get(wid)}
+        with self.lock:
+            self.journal[str(wid)] = entry
+
+    def save_journal(self):
+        """Write the run's journal next to its backups (after the writes)."""
+        if not self.backup_folder or not self.journal:
+            return
+        try:
+            self.result['journal'] = write_journal(self.backup_folder, self.journal)
+        except OSError as exc:
+            self.module.warn('Cannot write the journal in %s: %s. n8n was changed and the backups are there; a '
+                             'restore of this run cannot tell whether a workflow was edited since, so check them '
+                             'first.' % (self.backup_folder, exc))
 
     def write_backups(self, workflows):
         """Save every workflow about to be written, before the first write."""
@@ -968,9 +1017,9 @@ def replan(runner, plan, fresh, rules):
         return None
     if runner.credential_ref:
         apply_credential(new.new_nodes, new.changes, runner.credential_ref)
-    note_changed(runner, concurrency_entry(plan, fresh, 'replanned', 'it changed after the listing; the rules were '
-                                                                     'applied again to the copy read before the write, '
-                                                                     'so the other change is kept'))
+    reason = ('it changed after the listing; the rules were applied again to the copy read before the write, so '
+              'the other change is kept')
+    note_changed(runner, concurrency_entry(plan, fresh, 'replanned', reason))
     return new
 
 
@@ -1049,6 +1098,7 @@ def write_plan(runner, plan, rules, entry):
     if plan.active and not active_after:
         return runner.failure(entry, 'saved, but the workflow is no longer active (n8n did not republish it); '
                                      'publish it in n8n or restore its backup', not left, False)
+    runner.note_written(plan.workflow.get('versionId'), current)
     if plan.active and current.get('activeVersionId') != current.get('versionId'):
         return runner.failure(entry, 'saved, but n8n still runs an older published version (%s, draft %s)'
                               % (current.get('activeVersionId'), current.get('versionId')), not left, True)
@@ -1240,6 +1290,7 @@ def present(module, runner):
         entry = entry_of(plan)
         jobs.append((entry, lambda plan=plan, entry=entry: write_fresh(runner, plan, rules, entry)))
     runner.run_jobs(jobs)
+    runner.save_journal()
     merge_replanned(runner, plans)
     written = set(entry['id'] for entry in runner.result['changed_workflows'])
     runner.result['conversions'] = [c for c in runner.result['conversions'] if c['id'] in written]
@@ -1272,6 +1323,13 @@ def content_differs(current, backup, with_static_data):
     if canonical(current.get('connections') or {}) != canonical(backup.get('connections') or {}):
         return True
     return with_static_data and canonical(current.get('staticData')) != canonical(backup.get('staticData'))
+
+
+def content_fingerprint(workflow):
+    """SHA-256 of what a restore compares (name, nodes, connections) and of whether the workflow is active."""
+    content = [workflow.get('name'), comparable_nodes(workflow.get('nodes')), workflow.get('connections') or {},
+               bool(is_active(workflow))]
+    return hashlib.sha256(canonical(content).encode('utf-8')).hexdigest()
 
 
 def _flatten(value, path, out, depth=0):
@@ -1369,11 +1427,28 @@ def restore_one(runner, current, backup, steps, entry):
                                   None if after is None else not content_differs(after, backup, with_static),
                                   None if after is None else is_active(after))
     after = client.get_workflow(wid)
+    runner.note_written(current.get('versionId'), after)
     problem = restored_ok(after, backup, with_static)
     if problem:
         return runner.failure(entry, 'restored, but %s' % problem, not content_differs(after, backup, with_static),
                               is_active(after))
     return None
+
+
+def restore_skip(backup, path, kind, reason):
+    return {'id': backup['id'], 'name': backup.get('name'), 'node': None, 'parameter': None, 'kind': kind,
+            'reason': reason, 'backup': path}
+
+
+def edited_since_run(written, current):
+    """Why a workflow must not be restored, or None: its name, nodes, connections or activation are no longer
+    what the run left (a restore that put exactly that back does not count as a change)."""
+    if not written or content_fingerprint(current) == written.get('content_after'):
+        return None
+    return ('it was changed after the run that made this backup (name, nodes, connections or activation differ from '
+            'what that run left; versionId then %s, now %s); restoring would overwrite that change. Check it in n8n, '
+            'then restore it with force: true, or import its backup %s by hand'
+            % (written.get('version_after'), current.get('versionId'), written.get('backup')))
 
 
 def restore(module, runner):
@@ -1384,6 +1459,13 @@ def restore(module, runner):
         runner.fail(str(exc))
     for warning in warnings:
         module.warn(warning)
+    journal = {}
+    if not params['force']:
+        try:
+            journal = read_journal(params['backup'])
+        except ValueError as exc:
+            runner.fail('%s. Nothing was restored; set force: true to restore without checking for later edits.'
+                        % exc)
     if params['workflow_ids']:
         backups = [(path, wf) for path, wf in backups if wf['id'] in params['workflow_ids']]
     runner.result['workflows_in_scope'] = len(backups)
@@ -1393,20 +1475,21 @@ def restore(module, runner):
             current = runner.client.get_workflow(backup['id'])
         except ApiError as exc:
             if exc.status == 404:
-                runner.result['failed_workflows'].append({
-                    'id': backup['id'], 'name': backup.get('name'), 'saved': False, 'backup': path,
-                    'active_before': None, 'active_after': None,
-                    'error': 'n8n has no workflow %s any more; import %s in the n8n editor to get it back'
-                             % (backup['id'], path)})
+                runner.result['skipped_items'].append(restore_skip(
+                    backup, path, 'deleted', 'n8n has no workflow %s any more; import %s in the n8n editor to get it '
+                                             'back' % (backup['id'], path)))
                 continue
             runner.fail(explain(exc, runner.url), status=exc.status)
         if current.get('isArchived'):
-            runner.result['skipped_items'].append({
-                'id': backup['id'], 'name': backup.get('name'), 'node': None, 'parameter': None, 'kind': 'archived',
-                'reason': 'the workflow is archived now; n8n refuses to update it (unarchive it first)'})
+            runner.result['skipped_items'].append(restore_skip(
+                backup, path, 'archived', 'the workflow is archived now; n8n refuses to update it (unarchive it '
+                                          'first)'))
             continue
         steps = restore_steps(current, backup, params['restore_static_data'])
-        if steps:
+        edited = edited_since_run(journal.get(str(backup['id'])), current) if steps else None
+        if edited:
+            runner.result['skipped_items'].append(restore_skip(backup, path, 'changed_since_run', edited))
+        elif steps:
             todo.append((path, current, backup, steps))
     runner.result['changed'] = bool(todo)
     entries = []
@@ -1424,6 +1507,7 @@ def restore(module, runner):
     for entry, (path, current, backup, steps) in zip(entries, todo):
         jobs.append((entry, lambda c=current, b=backup, s=steps, e=entry: restore_one(runner, c, b, s, e)))
     runner.run_jobs(jobs)
+    runner.save_journal()
     runner.result['changed'] = bool(runner.result['changed_workflows']) or any(
         f.get('saved') for f in runner.result['failed_workflows'])
     runner.finish()

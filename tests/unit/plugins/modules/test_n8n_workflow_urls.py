@@ -747,7 +747,9 @@ def test_restore_static_data_only_when_asked(run_module, n8n, args):
     put = [c for c in fake.calls if c['method'] == 'PUT'][0]
     assert 'staticData' not in put['body'] and fake.store['a']['staticData'] == {'lastId': 7}
     fake.store['a']['nodes'][1]['parameters']['url'] = NEW
-    run_module(n8n_workflow_urls, args(state='restored', backup=result['backup_folder'], restore_static_data=True))
+    # the workflow no longer holds what the run left (the first restore put the old URL back): force it
+    run_module(n8n_workflow_urls, args(state='restored', backup=result['backup_folder'], restore_static_data=True,
+                                       force=True))
     assert fake.store['a']['staticData'] == {'lastId': 1}
 
 
@@ -756,7 +758,10 @@ def test_restore_missing_workflow_and_bad_backup(run_module, n8n, args, tmp_path
     result, dummy = run_module(n8n_workflow_urls, args())
     del fake.store['a']
     restored, failed = run_module(n8n_workflow_urls, args(state='restored', backup=result['backup_folder']))
-    assert failed and 'no workflow a any more' in restored['failed_workflows'][0]['error']
+    assert not failed and restored['failed_workflows'] == [] and restored['changed'] is False
+    skip = restored['skipped_items'][0]
+    assert skip['kind'] == 'deleted' and 'no workflow a any more' in skip['reason']
+    assert skip['backup'] == result['backups'][0] and result['backups'][0] in skip['reason']
     restored, failed = run_module(n8n_workflow_urls, args(state='restored', backup=str(tmp_path / 'nope')))
     assert failed and 'does not exist' in restored['msg']
     restored, failed = run_module(n8n_workflow_urls, args(state='restored'))
@@ -780,3 +785,105 @@ def test_restore_skips_a_damaged_backup_file_with_a_warning(run_module, n8n, arg
     shown = ansible_warnings.get_warning_messages()
     assert any(damaged in w and 'ignored' in w for w in shown)
     assert any('.a-x.json.abc.tmp' in w and 'interrupted' in w for w in shown)
+
+
+# ---------------------------------------------------------------------------------------------
+# the run's journal
+
+def test_the_journal_holds_the_versions_before_and_after_each_write(run_module, n8n, args):
+    fake = n8n(wf('a', http(OLD)), wf('b', http('http://keep/')))
+    before = fake.store['a']['versionId']
+    result, failed = run_module(n8n_workflow_urls, args())
+    assert not failed, result
+    assert result['journal'] == os.path.join(result['backup_folder'], 'journal.json')
+    assert stat.S_IMODE(os.stat(result['journal']).st_mode) == 0o600
+    with open(result['journal']) as handle:
+        journal = json.load(handle)
+    assert journal == {'version': 1, 'workflows': {'a': {
+        'id': 'a', 'name': 'WF a', 'version_before': before, 'version_after': fake.store['a']['versionId'],
+        'content_after': n8n_workflow_urls.content_fingerprint(fake.store['a']), 'backup': result['backups'][0]}}}
+    assert before != fake.store['a']['versionId']
+
+
+def test_restore_leaves_a_workflow_edited_since_the_run_unless_forced(run_module, n8n, args):
+    fake = n8n(wf('a', http(OLD)), wf('b', http(OLD)))
+    result, dummy = run_module(n8n_workflow_urls, args())
+    edited = copy.deepcopy(fake.store['a']['nodes'])
+    edited[1]['parameters']['url'] = NEW + '?edited'
+    fake.put('a', {'name': 'WF a', 'nodes': edited, 'connections': {}, 'settings': {}})   # someone edits a in n8n
+    restored, failed = run_module(n8n_workflow_urls, args(state='restored', backup=result['backup_folder']))
+    assert not failed, restored
+    assert [w['id'] for w in restored['changed_workflows']] == ['b'] and urls(fake, 'b') == [OLD]
+    assert urls(fake, 'a') == [NEW + '?edited'], 'the later edit is not overwritten'
+    skip = [s for s in restored['skipped_items'] if s['id'] == 'a'][0]
+    assert skip['kind'] == 'changed_since_run' and 'force: true' in skip['reason']
+    assert skip['backup'] in result['backups'] and skip['backup'] in skip['reason']
+    forced, failed = run_module(n8n_workflow_urls, args(state='restored', backup=result['backup_folder'], force=True))
+    assert not failed and [w['id'] for w in forced['changed_workflows']] == ['a'] and urls(fake, 'a') == [OLD]
+
+
+def test_restore_refuses_a_damaged_journal_unless_forced(run_module, n8n, args):
+    fake = n8n(wf('a', http(OLD)))
+    result, dummy = run_module(n8n_workflow_urls, args())
+    with open(result['journal'], 'w') as handle:
+        handle.write('{"version": 1, "workf')
+    restored, failed = run_module(n8n_workflow_urls, args(state='restored', backup=result['backup_folder']))
+    assert failed and 'cannot read the journal' in restored['msg'] and 'force: true' in restored['msg']
+    assert fake.writes()[-1]['method'] == 'PUT' and len(fake.writes()) == 1
+    forced, failed = run_module(n8n_workflow_urls, args(state='restored', backup=result['backup_folder'], force=True))
+    assert not failed and urls(fake, 'a') == [OLD]
+
+
+def test_runs_undone_newest_first_see_through_the_versions_their_restores_wrote(run_module, n8n, args, tmp_path):
+    # phase 1 moves OLD to NEW, phase 2 moves NEW on; the rollback restores phase 2's run, then phase 1's,
+    # with one backup_dir for the restores (as the n8n_routing role does)
+    fake = n8n(wf('a', http(OLD)), wf('b', http(OLD)))
+    later = 'http://llama-litellm:4000/v1/chat/completions'
+    first, dummy = run_module(n8n_workflow_urls, args(backup_dir=str(tmp_path / 'phase1')))
+    second, dummy = run_module(n8n_workflow_urls, args(backup_dir=str(tmp_path / 'phase2'),
+                                                       rewrites=[{'from': NEW, 'to': later}]))
+    assert urls(fake, 'a') == urls(fake, 'b') == [later]
+    rollback = dict(backup_dir=str(tmp_path / 'rollback'), state='restored')
+    undone, failed = run_module(n8n_workflow_urls, args(backup=second['backup_folder'], **rollback))
+    assert not failed and sorted(w['id'] for w in undone['changed_workflows']) == ['a', 'b']
+    with open(undone['journal']) as handle:
+        entry = json.load(handle)['workflows']['a']
+    assert entry['version_after'] != first_journal(first, 'a')['version_after'], 'a restore gets a new versionId'
+    assert entry['content_after'] == first_journal(first, 'a')['content_after'], '... for what phase 1 left'
+    undone, failed = run_module(n8n_workflow_urls, args(backup=first['backup_folder'], **rollback))
+    assert not failed and sorted(w['id'] for w in undone['changed_workflows']) == ['a', 'b'], undone['skipped_items']
+    assert urls(fake, 'a') == urls(fake, 'b') == [OLD]
+
+
+def test_an_edit_between_two_runs_is_kept_when_both_are_undone(run_module, n8n, args, tmp_path):
+    fake = n8n(wf('a', http(OLD)))
+    later = 'http://llama-litellm:4000/v1/chat/completions'
+    first, dummy = run_module(n8n_workflow_urls, args(backup_dir=str(tmp_path / 'phase1')))
+    edited = copy.deepcopy(fake.store['a']['nodes'])
+    edited[1]['parameters']['url'] = NEW + '?edited'
+    fake.put('a', {'name': 'WF a', 'nodes': edited, 'connections': {}, 'settings': {}})   # edited after phase 1
+    second, dummy = run_module(n8n_workflow_urls, args(backup_dir=str(tmp_path / 'phase2'),
+                                                       rewrites=[{'from': NEW, 'to': later}]))
+    rollback = dict(backup_dir=str(tmp_path / 'rollback'), state='restored')
+    run_module(n8n_workflow_urls, args(backup=second['backup_folder'], **rollback))
+    assert urls(fake, 'a') == [NEW + '?edited']
+    undone, failed = run_module(n8n_workflow_urls, args(backup=first['backup_folder'], **rollback))
+    assert not failed and undone['changed_workflows'] == []
+    assert [s['kind'] for s in undone['skipped_items']] == ['changed_since_run']
+    assert urls(fake, 'a') == [NEW + '?edited'], 'the edit made between the runs is kept'
+
+
+def first_journal(result, wid):
+    with open(result['journal']) as handle:
+        return json.load(handle)['workflows'][wid]
+
+
+def test_a_rename_after_the_run_counts_as_an_edit_though_n8n_keeps_the_versionid(run_module, n8n, args):
+    fake = n8n(wf('a', http(OLD)))
+    result, dummy = run_module(n8n_workflow_urls, args())
+    version = fake.store['a']['versionId']
+    fake.put('a', {'name': 'WF a, renamed', 'nodes': fake.store['a']['nodes'], 'connections': {}, 'settings': {}})
+    assert fake.store['a']['versionId'] == version
+    restored, failed = run_module(n8n_workflow_urls, args(state='restored', backup=result['backup_folder']))
+    assert not failed and restored['changed_workflows'] == [] and fake.store['a']['name'] == 'WF a, renamed'
+    assert [s['kind'] for s in restored['skipped_items']] == ['changed_since_run']
