@@ -73,6 +73,67 @@ LLM_CREDENTIAL_TYPES = {
     'azureOpenAiApi': 'endpoint',
 }
 
+
+class CredentialMove(object):
+    """Nodes that use one of the credentials ``sources`` (names or ids) of type ``cred_type`` move to the
+    credential named ``target`` of that type; ``ref`` is its ``{id, name}`` (id None until n8n has it)."""
+
+    def __init__(self, cred_type, sources, target):
+        self.cred_type = cred_type
+        self.sources = frozenset(str(source) for source in sources)
+        self.target = target
+        self.ref = {'id': None, 'name': target}
+
+    def applies_to(self, ref):
+        """Whether a node's credential reference is one of the sources (and not the target already)."""
+        if not isinstance(ref, dict) or self.is_target(ref):
+            return False
+        return str(ref.get('id')) in self.sources or str(ref.get('name')) in self.sources
+
+    def is_target(self, ref):
+        if not isinstance(ref, dict):
+            return False
+        if self.ref['id'] is not None:
+            return str(ref.get('id')) == str(self.ref['id'])
+        return ref.get('name') == self.target
+
+
+def build_moves(specs):
+    """``{credential type: CredentialMove}`` from the module's credential_moves option."""
+    moves = {}
+    for index, spec in enumerate(specs or []):
+        cred_type = spec.get('type')
+        if cred_type not in LLM_CREDENTIAL_TYPES:
+            raise RuleError('credential_moves[%d].type %r is not an LLM credential type (one of %s)'
+                            % (index, cred_type, ', '.join(sorted(LLM_CREDENTIAL_TYPES))))
+        if cred_type in moves:
+            raise RuleError('credential_moves[%d]: a second move for %s; name every old credential in one'
+                            % (index, cred_type))
+        sources = [str(s).strip() for s in spec.get('from') or [] if str(s).strip()]
+        target = (spec.get('to') or '').strip()
+        if not sources or not target:
+            raise RuleError('credential_moves[%d] needs from (the old credentials, names or ids) and to (the name '
+                            'of the credential to use instead)' % index)
+        if target in sources:
+            raise RuleError('credential_moves[%d]: %r is both in from and to' % (index, target))
+        moves[cred_type] = CredentialMove(cred_type, sources, target)
+    return moves
+
+
+def apply_moves(nodes, changes, moves):
+    """Put the now known ids of the moves' target credentials into planned nodes and their changes."""
+    for change in changes:
+        move = moves.get(change.path[1]) if change.path[0] == 'credentials' and len(change.path) == 2 else None
+        if isinstance(move, CredentialMove) and isinstance(change.after, dict):
+            change.after.update(move.ref)
+    for node in nodes or []:
+        credentials = node.get('credentials') if isinstance(node, dict) else None
+        for cred_type, move in moves.items():
+            if isinstance(credentials, dict) and isinstance(credentials.get(cred_type), dict) and \
+                    credentials[cred_type].get('name') == move.target:
+                credentials[cred_type] = dict(move.ref)
+
+
 # Keys a node may carry in a public-API PUT (n8n's node schema has additionalProperties: false).
 # GET can return more (extendsCredential, rewireOutputLogTo, forceCustomOperation, ...): such a
 # workflow cannot be written back without losing them, so it is skipped.
@@ -629,8 +690,9 @@ def _skip(node, path, kind, reason):
             'kind': kind, 'reason': reason}
 
 
-def rewrite_node(node, rules):
-    """Plan one node: ``(new_node_or_None, changes, skipped)``; ``node`` is not modified."""
+def rewrite_node(node, rules, moves=None):
+    """Plan one node: ``(new_node_or_None, changes, skipped)``; ``node`` is not modified. ``moves``
+    (see build_moves) re-point LLM credentials."""
     changes = []
     skipped = []
     if not isinstance(node, dict):
@@ -694,6 +756,14 @@ def rewrite_node(node, rules):
         for cred_type in sorted(credentials):
             if cred_type in LLM_CREDENTIAL_TYPES:
                 ref = credentials[cred_type]
+                move = (moves or {}).get(cred_type)
+                if move is not None and move.applies_to(ref):
+                    new_node = new_node or copy.deepcopy(node)
+                    new_node['credentials'][cred_type] = dict(move.ref)
+                    changes.append(Change(name, ('credentials', cred_type), dict(ref), dict(move.ref)))
+                    continue
+                if move is not None and move.is_target(ref):
+                    continue
                 label = ref.get('name') or ref.get('id') if isinstance(ref, dict) else ref
                 skipped.append(_skip(node, ('credentials', cred_type), 'credential',
                                      'uses the %s credential %r: its %s is stored in the credential, which '
@@ -748,11 +818,11 @@ class NodesPlan(object):
         self.conversions = conversions
 
 
-def plan_nodes(nodes, rules, connections=None, context=None):
+def plan_nodes(nodes, rules, connections=None, context=None, moves=None):
     """Plan a node list (with the workflow's connections, for workflow-level converters)."""
     entries = []
     for index, node in enumerate(nodes if isinstance(nodes, list) else []):
-        new_node, node_changes, node_skipped = rewrite_node(node, rules)
+        new_node, node_changes, node_skipped = rewrite_node(node, rules, moves)
         entries.append(NodeEntry(index, node, new_node, node_changes, node_skipped))
     for entry in entries:
         _plan_fallback(entry, rules)
@@ -791,9 +861,9 @@ def _plan_fallback(entry, rules):
     entry.fallback_rule = change.rule.fallback_rule
 
 
-def rewrite_nodes(nodes, rules, connections=None, context=None):
+def rewrite_nodes(nodes, rules, connections=None, context=None, moves=None):
     """Plan a node list: ``(new_nodes_or_None, changes, skipped)``."""
-    plan = plan_nodes(nodes, rules, connections, context)
+    plan = plan_nodes(nodes, rules, connections, context, moves)
     return plan.new_nodes, plan.changes, plan.skipped
 
 
@@ -853,19 +923,20 @@ class WorkflowPlan(object):
                 'kind': kind, 'reason': reason}
 
 
-def plan_workflow(workflow, rules, publish_drafts=False, context=None):
+def plan_workflow(workflow, rules, publish_drafts=False, context=None, moves=None):
     """Decide, from a listed workflow alone, what to write.
 
-    ``context`` is handed to workflow-level converters (see CONVERTERS).
+    ``context`` is handed to workflow-level converters (see CONVERTERS); ``moves`` re-point LLM
+    credentials (see build_moves).
     """
     plan = WorkflowPlan(workflow)
-    nodes_plan = plan_nodes(workflow.get('nodes'), rules, workflow.get('connections'), context)
+    nodes_plan = plan_nodes(workflow.get('nodes'), rules, workflow.get('connections'), context, moves)
     new_nodes, changes, skipped = nodes_plan.new_nodes, nodes_plan.changes, nodes_plan.skipped
     published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else {}
     published_changes = []
     if plan.draft:
         dummy, published_changes, published_skipped = rewrite_nodes(published.get('nodes'), rules,
-                                                                    published.get('connections'), context)
+                                                                    published.get('connections'), context, moves)
         seen = set((s['node'], s['parameter'], s['kind']) for s in skipped)
         skipped.extend(s for s in published_skipped if (s['node'], s['parameter'], s['kind']) not in seen)
     plan.changes = changes

@@ -235,6 +235,42 @@ options:
           - The header's value, for example V(Bearer sk-...). Needed when n8n has no credential of that name yet;
             stored again when it changed (see above).
         type: str
+  credential_moves:
+    description:
+      - Nodes that reach an LLM server through a credential (LangChain's Ollama Chat Model, Ollama Model and
+        Embeddings Ollama use an C(ollamaApi) credential whose C(baseUrl) is the address) move to another
+        credential of the same type, for example one whose base URL is the internal route. The old credentials
+        are kept; restoring a backup puts the old references back.
+      - n8n's public API never returns a credential's data, so the module cannot see which credentials hold the
+        old base URL - name them in O(credential_moves[].from). A node on a credential not named there is still
+        reported in RV(skipped_items) (kind V(credential)).
+      - The credential O(credential_moves[].to) is looked up by name and type and created with
+        O(credential_moves[].data) only when n8n has none and a node moves to it (after the backups, before the
+        first workflow is written; reported as V(create) in check mode). An existing one is used as it is (its
+        data is never changed). See RV(credential_moves).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      type:
+        description: The credential type, for example V(ollamaApi).
+        type: str
+        required: true
+      from:
+        description: The names (or ids) of the credentials whose nodes move.
+        type: list
+        elements: str
+        required: true
+      to:
+        description: The name of the credential the nodes use instead.
+        type: str
+        required: true
+      data:
+        description:
+          - The data to create O(credential_moves[].to) with, for C(ollamaApi) its C(baseUrl), such as
+            V(http://llama-nginx) (and C(apiKey) when the route needs one). Needed only when n8n has no such
+            credential yet. Never logged.
+        type: dict
   workflow_ids:
     description:
       - Only these workflows. An id that n8n does not have fails the task before any write.
@@ -288,7 +324,7 @@ options:
         active workflow with unpublished edits gets back both its draft and the published version (it is
         deactivated for a moment in between). O(workflow_ids) narrows what is restored.
       - Before a workflow is restored, its current JSON is saved as a new backup (see O(write_backups)).
-      - The run's journal (C(journal.json) in the same folder, see RV(journal)) says what the run left: a
+      - The run's journal (C(journal.json) in the same folder, see RV(journal)) says what the run left, a
         fingerprint of each written workflow's name, nodes, connections and activation. A workflow that no longer
         matches it was edited since; it is not restored but listed in RV(skipped_items) (kind V(changed_since_run),
         with its backup), unless O(force=true). A workflow that was deleted since is listed likewise (kind
@@ -691,6 +727,14 @@ conversions:
             model: {before: llama3, after: llama3}, notes: [],
             downstream: [{node: Format, parameter: 'parameters.assignments.assignments[0].value',
                           before: $json.response, after: '$json.choices[0].message.content'}]}]
+credential_moves:
+  description:
+    - Per O(credential_moves) entry, the credential the nodes move to - C(type), C(name), C(id) and C(action)
+      (V(reused), V(created), or V(create) with C(id) null in check mode; V(unused) when no node moved to it).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{type: ollamaApi, name: Ollama (llama-nginx), id: 9aB3cD4eF5gH6iJ7, action: created}]
 credential:
   description:
     - With O(auth), the credential attached to the converted nodes - C(id), C(name), C(type) and C(action)
@@ -717,8 +761,8 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
-    READ_ONLY_NODE_KEYS, RuleError, build_rules, canonical, diff_entry, has_unpublished_draft, is_active,
-    path_text, plan_workflow, put_body, restore_body, rewrite_nodes,
+    READ_ONLY_NODE_KEYS, RuleError, apply_moves, build_moves, build_rules, canonical, diff_entry,
+    has_unpublished_draft, is_active, path_text, plan_workflow, put_body, restore_body, rewrite_nodes,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
     HEADER_AUTH, NAME as OPENAI_CHAT, Context, apply_credential, validate_model_map,
@@ -743,6 +787,12 @@ def argument_spec():
             'credential_name': dict(type='str', required=True),
             'header': dict(type='str', default='Authorization'),
             'value': dict(type='str', no_log=True),
+        }),
+        credential_moves=dict(type='list', elements='dict', default=[], options={
+            'type': dict(type='str', required=True),
+            'from': dict(type='list', elements='str', required=True),
+            'to': dict(type='str', required=True),
+            'data': dict(type='dict', no_log=True),
         }),
         workflow_ids=dict(type='list', elements='str', default=[]),
         names=dict(type='list', elements='str', default=[]),
@@ -785,7 +835,7 @@ class Runner(object):
                                 retries=module.params['retries'], delay=module.params['delay'])
         self.result = dict(changed=False, changed_workflows=[], skipped_items=[], failed_workflows=[],
                            pending_workflows=[], backups=[], workflows_in_scope=0, api_calls={}, conversions=[],
-                           credential=None, changed_since_read=[])
+                           credential=None, credential_moves=[], changed_since_read=[])
         self.backup_of = {}
         self.backup_folder = None
         self.stamp = None
@@ -793,6 +843,7 @@ class Runner(object):
         self.lock = threading.Lock()
         self.context = None
         self.credential_ref = None     # {id, name} of the credential converted nodes use, once known
+        self.moves = {}                # credential type -> CredentialMove (O(credential_moves))
         self.replanned = {}            # workflow id -> the plan made again from the copy read before its write
         self.journal = {}              # workflow id -> its journal entry (see note_written)
         self._credential_state = None
@@ -823,7 +874,8 @@ class Runner(object):
     @property
     def wrote_credential(self):
         credential = self.result.get('credential') or {}
-        return credential.get('action') in ('created', 'updated')
+        return credential.get('action') in ('created', 'updated') or any(
+            move['action'] == 'created' for move in self.result['credential_moves'])
 
     # -- the record of the credentials this module manages ---------------------------------
     def credential_state(self):
@@ -1000,7 +1052,8 @@ def read_again(runner, plan, entry):
 
 def replan(runner, plan, fresh, rules):
     """The plan made again from ``fresh``, or None when it must not be written (reported)."""
-    new = plan_workflow(fresh, rules, publish_drafts=runner.params['publish_drafts'], context=runner.context)
+    new = plan_workflow(fresh, rules, publish_drafts=runner.params['publish_drafts'], context=runner.context,
+                        moves=runner.moves)
     with runner.lock:
         runner.replanned[plan.id] = new
     reason = None
@@ -1012,11 +1065,15 @@ def replan(runner, plan, fresh, rules):
     elif new.conversions and runner.params['auth'] and runner.credential_ref is None:
         reason = ('it now has a node to convert, which needs the credential %r that this run did not look up; '
                   're-run the task' % runner.params['auth']['credential_name'])
+    elif any(runner.moves[c.path[1]].ref['id'] is None for c in new.changes if c.path[0] == 'credentials' and
+             c.path[1] in runner.moves):
+        reason = 'it now has a node to move to a credential that this run did not create; re-run the task'
     if reason:
         note_changed(runner, concurrency_entry(plan, fresh, 'skipped', reason))
         return None
     if runner.credential_ref:
         apply_credential(new.new_nodes, new.changes, runner.credential_ref)
+    apply_moves(new.new_nodes, new.changes, runner.moves)
     reason = ('it changed after the listing; the rules were applied again to the copy read before the write, so '
               'the other change is kept')
     note_changed(runner, concurrency_entry(plan, fresh, 'replanned', reason))
@@ -1130,17 +1187,69 @@ def conversion_context(module, rules):
     return Context(params['model_map'], auth.get('credential_name'), auth.get('header'))
 
 
-def find_credential(runner, name):
-    """The Header Auth credential named ``name``, or None; fails when several carry the name."""
+def find_move_targets(runner):
+    """Look up (GET) the credential each of O(credential_moves) moves nodes to, before planning."""
+    for move in runner.moves.values():
+        found = find_credential(runner, move.target, move.cred_type)
+        if found is not None:
+            move.ref = {'id': found['id'], 'name': found['name']}
+        runner.result['credential_moves'].append({'type': move.cred_type, 'name': move.target,
+                                                  'id': move.ref['id'], 'action': 'unused'})
+
+
+def move_targets_to_create(runner, plans):
+    """The moves whose target n8n lacks and some planned node moves to; their report is updated."""
+    used = set(change.path[1] for plan in plans for change in plan.changes
+               if change.path[0] == 'credentials' and change.path[1] in runner.moves)
+    specs = dict((spec['type'], spec) for spec in runner.params['credential_moves'])
+    todo = []
+    for report in runner.result['credential_moves']:
+        move = runner.moves[report['type']]
+        if report['type'] not in used:
+            continue
+        if move.ref['id'] is not None:
+            report['action'] = 'reused'
+            continue
+        if not specs[move.cred_type].get('data'):
+            runner.fail('n8n has no %s credential named %r, and credential_moves[].data is not set to create it. '
+                        'Nothing was written.' % (move.cred_type, move.target))
+        report['action'] = 'create'
+        todo.append(move)
+    return todo
+
+
+def create_move_targets(runner, plans, moves):
+    """Create the credentials nodes move to (after the backups, before the first workflow is written)."""
+    specs = dict((spec['type'], spec) for spec in runner.params['credential_moves'])
+    reports = dict((report['type'], report) for report in runner.result['credential_moves'])
+    for move in moves:
+        try:
+            created = runner.client.create_credential(move.target, move.cred_type, specs[move.cred_type]['data'])
+        except ApiError as exc:
+            runner.fail('Cannot create the n8n credential %r: %s No workflow was written.'
+                        % (move.target, explain(exc, runner.url)), status=exc.status)
+        if not created.get('id'):
+            runner.fail('n8n created the credential %r but did not say its id. No workflow was written.'
+                        % move.target)
+        move.ref = {'id': created['id'], 'name': created.get('name') or move.target}
+        reports[move.cred_type].update(id=move.ref['id'], action='created')
+        runner.result['changed'] = True
+    for plan in plans:
+        apply_moves(plan.new_nodes, plan.changes, runner.moves)
+
+
+def find_credential(runner, name, cred_type=HEADER_AUTH):
+    """The credential of this type (Header Auth by default) named ``name``, or None; fails when several carry
+    the name."""
     runner.result['changed'] = False     # until something is written: any failure here writes nothing
     try:
-        found = runner.client.find_credentials(name, HEADER_AUTH)
+        found = runner.client.find_credentials(name, cred_type)
     except ApiError as exc:
         runner.fail('Cannot look up the n8n credential %r: %s Nothing was written.' % (name, explain(exc, runner.url)),
                     status=exc.status)
     if len(found) > 1:
         runner.fail('n8n has %d %s credentials named %r (ids %s); rename or delete all but one. Nothing was written.'
-                    % (len(found), HEADER_AUTH, name, ', '.join(sorted(c['id'] for c in found))))
+                    % (len(found), cred_type, name, ', '.join(sorted(c['id'] for c in found))))
     return found[0] if found else None
 
 
@@ -1200,7 +1309,7 @@ def credential_diff(runner, credential):
 def create_credential(module, runner, plans, name):
     """Create the credential (after the backups, before the first workflow is written)."""
     auth = module.params['auth']
-    runner.result['changed'] = False     # nothing is written to n8n before the credential exists
+    runner.result['changed'] = runner.wrote_credential     # this credential: not written yet
     try:
         created = runner.client.create_credential(name, HEADER_AUTH, {'name': auth['header'], 'value': auth['value']})
     except ApiError as exc:
@@ -1222,7 +1331,7 @@ def create_credential(module, runner, plans, name):
 def update_credential(module, runner, credential):
     """Store the new value in the existing credential (after the backups, before the first workflow)."""
     auth = module.params['auth']
-    runner.result['changed'] = False
+    runner.result['changed'] = runner.wrote_credential
     try:
         runner.client.update_credential(credential['id'], {'name': auth['header'], 'value': auth['value']})
     except ApiError as exc:
@@ -1243,7 +1352,12 @@ def present(module, runner):
         rules = build_rules(params['rewrites'])
     except RuleError as exc:
         runner.fail(str(exc))
+    try:
+        runner.moves = build_moves(params['credential_moves'])
+    except RuleError as exc:
+        runner.fail(str(exc))
     runner.context = conversion_context(module, rules)
+    find_move_targets(runner)
     try:
         workflows = list(runner.client.list_workflows(active_only=params['active_only']))
     except ApiError as exc:
@@ -1261,12 +1375,14 @@ def present(module, runner):
 
     plans = []
     for workflow in scoped:
-        plan = plan_workflow(workflow, rules, publish_drafts=params['publish_drafts'], context=runner.context)
+        plan = plan_workflow(workflow, rules, publish_drafts=params['publish_drafts'], context=runner.context,
+                             moves=runner.moves)
         runner.result['skipped_items'].extend(plan.skipped)
         if plan.action in ('put', 'publish'):
             plans.append(plan)
             runner.result['conversions'].extend(plan.conversions)
     todo = resolve_credential(module, runner, plans)
+    new_targets = move_targets_to_create(runner, plans)
     runner.result['changed'] = bool(plans) or bool(todo)
     updating = todo[1] if todo and todo[0] == 'update' else None
     if module._diff:
@@ -1279,12 +1395,14 @@ def present(module, runner):
 
     if plans:
         runner.open_backups()
+    if new_targets:
+        create_move_targets(runner, plans, new_targets)
     if updating:
         update_credential(module, runner, updating)
     elif todo:
         create_credential(module, runner, plans, todo[1])
-        if module._diff:
-            runner.result['diff'] = [diff_entry(plan) for plan in plans]
+    if module._diff and (todo or new_targets):
+        runner.result['diff'][:len(plans)] = [diff_entry(plan) for plan in plans]
     jobs = []
     for plan in plans:
         entry = entry_of(plan)

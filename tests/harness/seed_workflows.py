@@ -3,6 +3,9 @@
 * "LLM webhook": Webhook (POST /webhook/llm-ask, answers with the last node) ->
   HTTP Request POST https://llm.<domain>/api/generate with an Ollama body built
   from the webhook's JSON -> Set "Answer" {answer: $json.response}; active.
+* "LLM chain": Webhook (POST /webhook/llm-chain, answers with the last node) -> LangChain's
+  Basic LLM Chain with an Ollama Chat Model on the ollamaApi credential "Ollama public"
+  (base URL https://llm.<domain>, as n8n's self-hosted AI starter kit has it); active.
 * "Keep me": a workflow that has nothing to do with the LLM (data must survive).
 * with --history: a credential "Starter secret" (Header Auth, value "starter-secret-value",
   kept encrypted by n8n) and one execution of "LLM webhook" (it fails: the public URL does
@@ -56,6 +59,37 @@ def llm_webhook(domain):
     }
 
 
+def llm_chain(credential):
+    return {
+        'name': 'LLM chain',
+        'nodes': [
+            {'id': 'd1f0c0de-0000-4000-8000-000000000001', 'name': 'Webhook', 'type': 'n8n-nodes-base.webhook',
+             'typeVersion': 2, 'position': [0, 0], 'webhookId': 'e2f0c0de-0000-4000-8000-000000000001',
+             'parameters': {'httpMethod': 'POST', 'path': 'llm-chain', 'responseMode': 'lastNode', 'options': {}}},
+            {'id': 'd1f0c0de-0000-4000-8000-000000000002', 'name': 'Basic LLM Chain',
+             'type': '@n8n/n8n-nodes-langchain.chainLlm', 'typeVersion': 1.7, 'position': [220, 0],
+             'parameters': {'promptType': 'define', 'text': '={{ $json.body.prompt }}'}},
+            {'id': 'd1f0c0de-0000-4000-8000-000000000003', 'name': 'Ollama Chat Model',
+             'type': '@n8n/n8n-nodes-langchain.lmChatOllama', 'typeVersion': 1, 'position': [220, 200],
+             'parameters': {'model': 'llama3:latest', 'options': {}},
+             'credentials': {'ollamaApi': {'id': credential['id'], 'name': credential['name']}}},
+        ],
+        'connections': {'Webhook': {'main': [[{'node': 'Basic LLM Chain', 'type': 'main', 'index': 0}]]},
+                        'Ollama Chat Model': {'ai_languageModel': [[{'node': 'Basic LLM Chain',
+                                                                     'type': 'ai_languageModel', 'index': 0}]]}},
+        'settings': {'executionOrder': 'v1'},
+    }
+
+
+def ollama_credential(base, key, domain):
+    """The ollamaApi credential "Ollama public" (by name, created once)."""
+    for cred in call(base, key, 'GET', '/api/v1/credentials?limit=250')['data']:
+        if cred['name'] == 'Ollama public' and cred['type'] == 'ollamaApi':
+            return cred
+    return call(base, key, 'POST', '/api/v1/credentials', {
+        'name': 'Ollama public', 'type': 'ollamaApi', 'data': {'baseUrl': 'https://llm.%s' % domain}})
+
+
 def keep_me():
     return {
         'name': 'Keep me',
@@ -73,7 +107,8 @@ def main():
     args = ap.parse_args()
     key = os.environ['N8N_API_KEY']
     existing = {w['name']: w for w in call(args.url, key, 'GET', '/api/v1/workflows?limit=250')['data']}
-    for body, activate in ((llm_webhook(args.domain), True), (keep_me(), False)):
+    chain_body = llm_chain(ollama_credential(args.url, key, args.domain))
+    for body, activate in ((llm_webhook(args.domain), True), (chain_body, True), (keep_me(), False)):
         wf = existing.get(body['name']) or call(args.url, key, 'POST', '/api/v1/workflows', body)
         if activate and not wf.get('active'):
             call(args.url, key, 'POST', '/api/v1/workflows/%s/activate' % wf['id'])

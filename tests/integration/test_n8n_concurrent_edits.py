@@ -99,9 +99,9 @@ def live(n8n):
     try:
         for key in ('planned_again', 'left_alone', 'untouched', 'edited_later', 'deleted_later'):
             nodes, connections = chain(manual(), http('Ask Ollama', OLD, method='POST'))
-            ids[key] = api.call('POST', '/workflows', {'name': '%s %s' % (prefix, key), 'nodes': nodes,
-                                                      'connections': connections,
-                                                      'settings': {'executionOrder': 'v1'}})['id']
+            body = {'name': '%s %s' % (prefix, key), 'nodes': nodes, 'connections': connections,
+                    'settings': {'executionOrder': 'v1'}}
+            ids[key] = api.call('POST', '/workflows', body)['id']
         yield api, ids
     finally:
         for wid in ids.values():

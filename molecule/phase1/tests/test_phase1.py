@@ -11,8 +11,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, NGINX, ROOT, http_status, n8n, node, node_in_n8n, post_from_n8n, run_playbook, secret, standin,
-    standin_requests, trigger_webhook, workflow,
+    COMPOSE, NGINX, ROOT, http_status, n8n, node, node_in_n8n, post_from_n8n, prompt_of, run_playbook, secret,
+    standin, standin_requests, trigger_webhook, workflow,
 )
 
 
@@ -136,6 +136,21 @@ def test_workflow_rewritten_and_runs_through_internal_route(host, fresh_standin)
             if (e.get('body') or {}).get('prompt') == 'hello from molecule']
     assert len(hits) == 1
     assert hits[0]['host'] == 'localhost:11434'
+
+
+def test_langchain_ollama_nodes_moved_to_the_internal_route_answer_through_it(host, fresh_standin):
+    wf = workflow(host, 'LLM chain')
+    assert wf['active'] is True
+    for published in (False, True):
+        assert node(wf, 'Ollama Chat Model', published)['credentials']['ollamaApi']['name'] == 'Ollama (llama-nginx)'
+    answer = trigger_webhook(host, 'llm-chain', {'prompt': 'hello from langchain'})
+    assert answer == {'text': 'Stand-in answer to: hello from langchain'}
+    hits = [e for e in standin_requests(host, '/api/chat') if prompt_of(e) == 'hello from langchain']
+    assert len(hits) == 1
+    assert hits[0]['host'] == 'localhost:11434', 'through llama-nginx, which sets the Host Ollama accepts'
+    # the old credential is kept
+    names = [c['name'] for c in n8n(host, '/api/v1/credentials?limit=250')['data'] if c['type'] == 'ollamaApi']
+    assert sorted(names) == ['Ollama (llama-nginx)', 'Ollama public']
 
 
 def test_n8n_data_survived_the_move(host):

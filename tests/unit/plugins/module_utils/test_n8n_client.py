@@ -398,4 +398,3 @@ def test_backup_without_hard_links_still_never_overwrites(tmp_path, monkeypatch)
     with pytest.raises(FileExistsError):
         _n8n.write_backup(str(tmp_path), dict(wf, name='other'), 'S')
     assert json.loads(open(path).read()) == wf and os.listdir(str(tmp_path)) == ['w1-S.json']
-
