@@ -20,11 +20,11 @@ published: the load goes from this process to the containers' addresses.
              with the roles' defaults
   <cand>     optional candidates (--candidates a,b+c): the role's settings
              with one change (or several joined by +), to find better role
-             settings; see CANDIDATES below ("keepalive" also changes nginx:
-             an upstream pool to LiteLLM instead of a per-request variable)
+             settings; see CANDIDATES below
 Each LiteLLM sits behind its own nginx whose configuration is rendered from
-roles/nginx/templates (phase 2, the public llm.<domain> server), except that the
-per-client rate limit is raised so the load is not answered 429.
+roles/nginx/templates (phase 2, the public llm.<domain> server: an upstream
+that keeps idle connections to LiteLLM), except that the per-client rate limit
+is raised so the load is not answered 429.
 
 Measured per path, side by side so that the noise of a shared machine hits all
 paths alike (1 client: the paths take turns request by request; 16 clients:
@@ -42,7 +42,7 @@ The load client is asyncio over raw keep-alive sockets; its ceiling is the
 direct row (the stand-in is the cheapest server here).
 
 Run with the test venv's Python (Ansible renders the roles' templates):
-  bench/run.sh litellm [--candidates granian,granian+keepalive]
+  bench/run.sh litellm [--candidates granian,workers3]
 Prints a table and writes JSON (--out). The master key is random per run, kept
 in a 0600 env file of the run's temporary folder and never printed.
 """
@@ -92,12 +92,6 @@ CANDIDATES = {
                 'config': {'general_settings': {'disable_spend_logs': True, 'disable_error_logs': True}}},
     'retries0': {'about': 'router_settings num_retries 0', 'config': {'router_settings': {'num_retries': 0}}},
     'loginfo': {'about': 'LITELLM_LOG=INFO (default-like logging, role otherwise)', 'env': {'LITELLM_LOG': 'INFO'}},
-    'keepalive': {'about': 'nginx keeps connections to LiteLLM open (upstream block, keepalive 16) '
-                           'and uvicorn keeps them longer than nginx (--keepalive_timeout 75)',
-                  'args': ['--keepalive_timeout', '75'], 'nginx_keepalive': 16},
-    'default_keepalive': {'base': 'default', 'about': 'nginx keepalive to LiteLLM (as in keepalive) in front of '
-                                                      "LiteLLM's defaults, for a fair comparison",
-                          'nginx_keepalive': 16},
 }
 
 
@@ -110,9 +104,6 @@ def candidate_spec(name):
         spec['args'] += one.get('args', [])
         spec['env'].update(one.get('env', {}))
         spec['config'] = deep_merge(spec['config'], one.get('config', {}))
-        for key in ('base', 'nginx_keepalive'):
-            if key in one:
-                spec[key] = one[key]
     spec['about'] = '; '.join(spec['about'])
     return spec
 
@@ -618,7 +609,7 @@ def build_variants(lab, rendered, candidates):
     ]
     for name in candidates:
         spec = candidate_spec(name)
-        base = variants[0] if spec.get('base') == 'default' else variants[1]
+        base = variants[1]
         env = dict(base['env'])
         for key, value in spec['env'].items():
             if value is None:
@@ -627,41 +618,15 @@ def build_variants(lab, rendered, candidates):
                 env[key] = value
         variants.append({'name': name, 'about': '%s + %s' % (base['name'], spec['about']),
                          'args': base['args'] + spec['args'], 'env': env,
-                         'config': deep_merge(base['config'], spec['config']),
-                         'nginx_keepalive': spec.get('nginx_keepalive')})
+                         'config': deep_merge(base['config'], spec['config'])})
     for v in variants:
         v['container'] = '%s-litellm-%s' % (lab.prefix, safe(v['name']))
         v['nginx_container'] = '%s-nginx-%s' % (lab.prefix, safe(v['name']))
-        keepalive = v.get('nginx_keepalive')
-        if keepalive:
-            granian = '--run_granian' in v['args']
-            raised = '--keepalive_timeout' in v['args']
-            nginx_upstream_keepalive(os.path.join(rendered, v['name'], 'conf.d', 'llm-gateway.conf'),
-                                     v['container'], keepalive, 20 if granian or raised else 4)
     return variants
 
 
 def safe(name):
     return re.sub(r'[^a-z0-9-]', '-', name.lower())
-
-
-def nginx_upstream_keepalive(path, container, keepalive, timeout):
-    """Candidate only: send the rendered LiteLLM locations through an upstream
-    block with a keepalive pool instead of a per-request resolved variable (in
-    the real role that needs `server ... resolve` in a zone, nginx >= 1.27.3;
-    here the address is resolved once at start, which is the same on the wire)."""
-    with open(path) as f:
-        text = f.read()
-    pattern = re.compile(r'set \$llm_gateway_litellm [^;]+;\s*proxy_pass http://\$llm_gateway_litellm;')
-    text, count = pattern.subn('proxy_pass http://llm_gateway_litellm_pool;', text)
-    if not count:
-        raise RuntimeError('no LiteLLM location to rewrite in %s' % path)
-    # Idle pooled connections are dropped before the server's own idle close
-    # (Granian ~30 s; uvicorn --keepalive_timeout, 5 s unless raised).
-    text += ('\nupstream llm_gateway_litellm_pool {\n    server %s:4000;\n    keepalive %d;\n'
-             '    keepalive_timeout %ds;\n}\n' % (container, keepalive, timeout))
-    with open(path, 'w') as f:
-        f.write(text)
 
 
 def main():

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the local test images, each derived from the Debian base image and
+# Build the local test images, each derived from a Debian base image (bookworm,
+# or the suite named in the context's BASE file, e.g. sid for nginx 1.30) and
 # rebuilt only when its build context (or the base) changes. They mimic the
 # official images' users, paths, entrypoints and tools (see tests/images/*/).
 #   build [NAME...]  : build all (or the named) images
@@ -16,13 +17,14 @@ for d in "$REPO_ROOT"/tests/images/*/; do
 done
 
 build_one() {
-  local name=$1 ctx=${contexts[$1]} image recipe have
+  local name=$1 ctx=${contexts[$1]} image recipe have from=$base
+  [ ! -f "$ctx/BASE" ] || from="llm-gateway-test/base:$(cat "$ctx/BASE")"
   image="llm-gateway-test/$name:latest"
-  recipe=$( { docker image inspect -f '{{.Id}}' "$base"; (cd "$ctx" && find . -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum); } | sha256sum | cut -c1-16)
+  recipe=$( { docker image inspect -f '{{.Id}}' "$from"; (cd "$ctx" && find . -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum); } | sha256sum | cut -c1-16)
   have=$(docker image inspect -f '{{ index .Config.Labels "llm_gateway.recipe" }}' "$image" 2>/dev/null || true)
   if [ "$have" = "$recipe" ]; then log "image $image is current"; return 0; fi
   log "building $image"
-  docker build -q --build-arg "BASE_IMAGE=$base" --label "llm_gateway.recipe=$recipe" -t "$image" "$ctx" >/dev/null 2>"$LLM_GATEWAY_RUN/build-$name.log" \
+  docker build -q --build-arg "BASE_IMAGE=$from" --label "llm_gateway.recipe=$recipe" -t "$image" "$ctx" >/dev/null 2>"$LLM_GATEWAY_RUN/build-$name.log" \
     || { tail -30 "$LLM_GATEWAY_RUN/build-$name.log" >&2; die "building $image failed"; }
 }
 

@@ -35,7 +35,7 @@ with_venv() { PATH="$(venv_bin):$PATH" "$@"; }
 stage_engine()          { "$HARNESS_DIR/docker-engine.sh" up; }
 stage_venv()            { "$HARNESS_DIR/venv.sh" >/dev/null; }
 stage_compose()         { "$HARNESS_DIR/compose.sh"; }
-stage_base_image()      { "$HARNESS_DIR/base-image.sh"; }
+stage_base_image()      { "$HARNESS_DIR/base-image.sh" bookworm; "$HARNESS_DIR/base-image.sh" sid; }
 stage_images()          { "$HARNESS_DIR/images.sh" build; }
 stage_standin()         { "$HARNESS_DIR/standin.sh" up standin "${LLM_GATEWAY_STANDIN_PORT:-11434}"; }
 stage_n8n_install()     { "$HARNESS_DIR/n8n.sh" install; }

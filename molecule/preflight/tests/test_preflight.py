@@ -119,3 +119,16 @@ def test_an_old_compose_is_refused_with_the_floor_named():
     rc, out = run_converge('_preflight_compose_minimum=99.0.0')
     assert rc != 0
     assert "must be Compose 99.0.0 or later" in out and "docker_compose_v2 needs it" in out, out[-3000:]
+
+
+def test_an_nginx_older_than_1_27_3_is_refused_for_phase_2():
+    # Debian bookworm's nginx (1.22), a real older nginx: "server ... resolve" in an upstream is unknown to it.
+    image = 'llm-gateway-test/nginx-old:bookworm'
+    subprocess.run(['docker', 'build', '-q', '-t', image, '-'], check=True, stdout=subprocess.DEVNULL,
+                   input=b'FROM llm-gateway-test/base:bookworm\nRUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive '
+                         b'apt-get install -y -qq --no-install-recommends nginx >/dev/null && rm -rf /var/lib/apt/lists/*\n')
+    rc, out = run_converge('{"llm_gateway_phase": 2, "llm_gateway_nginx_image": "%s"}' % image)
+    assert rc != 0
+    assert 'The nginx image %s (llm_gateway_nginx_image) is nginx 1.22' % image in out, out[-3000:]
+    assert 'needs nginx 1.27.3 or later' in out
+    assert 'Check that Ollama answers' not in out  # refused before the Ollama checks
