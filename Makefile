@@ -10,6 +10,7 @@ help:
 	@echo "make test-quick  the same without Molecule"
 	@echo "make test-takeover  an existing n8n on Postgres attached, adopted and restored; the Linux host kinds; the ollama_host role (CI runs it after make test)"
 	@echo "make demo        deploy the stack on this machine (phase 1) with local images and the Ollama stand-in"
+	@echo "make demo PHASE=2  the same in phase 2 (LiteLLM behind nginx); also LLM_GATEWAY_DEMO_PHASE=2"
 	@echo "make demo-down   remove the demo"
 	@echo "make bench       benchmarks; JSON results in bench/results/"
 
@@ -22,8 +23,9 @@ test-quick:
 test-takeover:
 	tests/harness/run.sh takeover
 
+# PHASE=1|2 (or LLM_GATEWAY_DEMO_PHASE in the environment; 1 without either).
 demo:
-	tests/harness/demo.sh up
+	$(if $(PHASE),LLM_GATEWAY_DEMO_PHASE=$(PHASE) )tests/harness/demo.sh up
 
 demo-down:
 	tests/harness/demo.sh down

@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
 setup_stages=(engine venv compose base-image images standin n8n-install n8n-up collection-link)
-check_stages=(yamllint ansible-lint unit sanity build)
+check_stages=(yamllint changelog ansible-lint unit sanity build)
 # `all` runs these two groups side by side: the full-rollout scenario spends most
 # of its time waiting on containers, so the module tests and the small scenario
 # fit in beside it. They share no names, ports or folders.
@@ -45,6 +45,7 @@ stage_collection_link() {
   ln -sfn ../../../.. .cache/collections/ansible_collections/local_ai/llm_gateway
 }
 stage_yamllint()        { with_venv yamllint --strict .; }
+stage_changelog()       { with_venv antsibull-changelog lint && with_venv antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml; }
 stage_ansible_lint()    { with_venv ansible-lint --offline; }
 stage_unit()            { with_venv python -m pytest -q tests/unit; }
 stage_sanity() {
@@ -71,11 +72,12 @@ stage_build() {
   rm -rf "$out"; mkdir -p "$out/collections"
   with_venv ansible-galaxy collection build --force --output-path "$out" .
   tarball=$(ls "$out"/local_ai-llm_gateway-*.tar.gz)
-  # Only what users need: no test, lint, bench, Molecule or local inventory files.
+  # Only what users need: no test, lint, bench, Molecule or local inventory
+  # files; of changelogs/, the release data and its configuration, no fragments.
   local top
-  top=$(tar -tzf "$tarball" | sed -e 's|^\./||' | awk -F/ '$1 == "inventory" {if ($2 != "") print $1 "/" $2; next} {print $1}' \
+  top=$(tar -tzf "$tarball" | sed -e 's|^\./||' | awk -F/ '$1 == "inventory" || $1 == "changelogs" {if ($2 != "") print $1 "/" $2; next} {print $1}' \
         | sort -u | tr '\n' ' ')
-  [ "$top" = "CHANGELOG.md FILES.json LICENSE MANIFEST.json README.md inventory/example meta playbooks plugins requirements.yml roles " ] \
+  [ "$top" = "CHANGELOG.md CHANGELOG.rst FILES.json LICENSE MANIFEST.json README.md changelogs/changelog.yaml changelogs/config.yaml inventory/example meta playbooks plugins requirements.yml roles " ] \
     || die "the tarball holds more or less than users need: $top"
   ! tar -tzf "$tarball" | grep -q '__pycache__\|\.pyc$' || die "the tarball holds compiled Python files"
   : >"$out/ansible.cfg"
