@@ -38,9 +38,13 @@ import re
 from urllib.parse import urlsplit
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_text
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
-    CODE_NODE_TYPES, Change, ExpressionError, RuleError, path_text, register_converter, scan_expression_end,
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_expression import (
+    ExpressionError, scan_expression_end,
 )
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
+    CODE_NODE_TYPES, Change, RuleError, path_text, register_converter,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import walk_strings
 
 NAME = 'openai_chat'
 HEADER_AUTH = 'httpHeaderAuth'
@@ -1505,20 +1509,6 @@ def _scan_region(value, start, end, input_kind, names, scan):
                                          _excerpt(code, found.start(), found.end()))))
 
 
-def node_strings(value, path, depth=0):
-    """(path, string) for every string inside nested parameters."""
-    if depth > 64:
-        return
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key in value:
-            yield from node_strings(value[key], path + (key,), depth + 1)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from node_strings(item, path + (index,), depth + 1)
-
-
 def _code_kind(node, path):
     if node.get('type') not in CODE_NODE_TYPES:
         return None
@@ -1579,7 +1569,7 @@ def analyze_reads(entries, converted, refused, connections):
                 problem(name, 'node %r receives the answers of both a generate and a chat node' % reader)
         input_kind = kinds.pop() if len(kinds) == 1 else None
         has_input_reads = False
-        for path, text in node_strings(node['parameters'], ('parameters',)):
+        for path, text in walk_strings(node['parameters'], ('parameters',)):
             scan = scan_string(text, _code_kind(node, path), input_kind, names)
             for owner, reason in scan.problems:
                 has_input_reads = has_input_reads or owner == 'input'

@@ -6,7 +6,7 @@
 # and may change without notice. Do not use it from outside the collection.
 
 """Pure logic behind n8n_workflow_urls: which URL strings of an n8n workflow a rule
-rewrites, which it only finds, and what the resulting PUT looks like. No I/O here.
+rewrites, which it only finds, and what each workflow's plan is. No I/O here.
 
 Terms:
 
@@ -42,10 +42,15 @@ converter that refuses the node moves only its URL there instead of leaving it u
 from __future__ import annotations
 
 import copy
-import json
 import re
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change, mask_text, mask_value
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_expression import (
+    ExpressionError, expression_literals,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import (
+    has_unpublished_draft, is_active, unsupported_node_keys, walk_strings,
+)
 
 # Node types whose parameters.url is the request URL (all typeVersions use the same key).
 HTTP_NODE_TYPES = frozenset((
@@ -134,32 +139,15 @@ def apply_moves(nodes, changes, moves):
                 credentials[cred_type] = dict(move.ref)
 
 
-# Keys a node may carry in a public-API PUT (n8n's node schema has additionalProperties: false).
-# GET can return more (extendsCredential, rewireOutputLogTo, forceCustomOperation, ...): such a
-# workflow cannot be written back without losing them, so it is skipped.
-PUT_NODE_KEYS = frozenset((
-    'id', 'name', 'webhookId', 'disabled', 'notesInFlow', 'notes', 'type', 'typeVersion',
-    'executeOnce', 'alwaysOutputData', 'retryOnFail', 'maxTries', 'waitBetweenTries',
-    'continueOnFail', 'onError', 'position', 'parameters', 'credentials', 'customTelemetryTags',
-))
-# Server-managed node keys a PUT must not carry (read-only); dropping them loses nothing.
-READ_ONLY_NODE_KEYS = frozenset(('createdAt', 'updatedAt'))
-
 BOUNDARY = '/?#'
 # Characters that continue a host name or a path segment: a mention must not be followed by one.
 _CONTINUES = re.compile(r'[A-Za-z0-9\-._~%]')
 _SCHEME = re.compile(r'^https?://', re.I)
-MAX_DEPTH = 64            # nesting of parameters walked
-MAX_JS_NESTING = 32       # ${ } inside template literals inside {{ }}
 MAX_MENTIONS = 1000       # mentions looked at in one string
 
 
 class RuleError(ValueError):
     """A rewrite rule is unusable; the message says why."""
-
-
-class ExpressionError(ValueError):
-    """An n8n expression could not be parsed safely."""
 
 
 # name -> converter, or None for no conversion.
@@ -387,123 +375,7 @@ def rewrite_url(url, rules):
 
 
 # ------------------------------------------------------------------------------------------
-# n8n expressions: "=" then a template; text outside {{ }} is literal, inside is JavaScript.
-
-class Literal(object):
-    """A piece of literal text inside an expression body.
-
-    ``start``..``end`` is the literal's content; ``static_end`` is where its constant part
-    ends (a template literal's first ``${``); ``kind`` is ``text`` (template text outside
-    ``{{ }}``) or the JavaScript quote character; ``escaped`` tells whether its constant
-    part holds a backslash escape.
-    """
-
-    def __init__(self, kind, start, end, static_end=None, escaped=False, first=False):
-        self.kind = kind
-        self.start = start
-        self.end = end
-        self.static_end = end if static_end is None else static_end
-        self.escaped = escaped
-        self.first = first
-
-
-def _scan_quoted(text, i, quote):
-    """Scan a '...' or "..." literal whose opening quote is at i-1; return (end, escaped)."""
-    n = len(text)
-    escaped = False
-    while i < n:
-        c = text[i]
-        if c == '\\':
-            escaped = True
-            i += 2
-            continue
-        if c == quote:
-            return i, escaped
-        if c == '\n':
-            break
-        i += 1
-    raise ExpressionError('unterminated string literal')
-
-
-def _scan_template(text, i, literals, nesting):
-    """Scan a `...` literal whose backquote is at i-1; return the index after its closing backquote."""
-    n = len(text)
-    start = i
-    static_end = None
-    escaped = False
-    while i < n:
-        c = text[i]
-        if c == '\\':
-            if static_end is None:
-                escaped = True
-            i += 2
-            continue
-        if c == '`':
-            literals.append(Literal('`', start, i, static_end, escaped))
-            return i + 1
-        if c == '$' and text.startswith('${', i):
-            if static_end is None:
-                static_end = i
-            i = _scan_code(text, i + 2, literals, nesting + 1, closer='}') + 1
-            continue
-        i += 1
-    raise ExpressionError('unterminated template literal')
-
-
-def _scan_code(text, i, literals, nesting, closer):
-    """Scan JavaScript from i up to ``closer`` (``}}`` or ``}``) at brace depth 0; return its index."""
-    if nesting > MAX_JS_NESTING:
-        raise ExpressionError('expression nested too deeply')
-    n = len(text)
-    depth = 0
-    while i < n:
-        c = text[i]
-        if c in ('"', "'"):
-            end, escaped = _scan_quoted(text, i + 1, c)
-            literals.append(Literal(c, i + 1, end, None, escaped))
-            i = end + 1
-            continue
-        if c == '`':
-            i = _scan_template(text, i + 1, literals, nesting)
-            continue
-        if c == '{':
-            depth += 1
-        elif c == '}':
-            if depth == 0:
-                if closer == '}' or text.startswith('}}', i):
-                    return i
-                raise ExpressionError('unbalanced }')
-            depth -= 1
-        i += 1
-    raise ExpressionError('unterminated {{ }}' if closer == '}}' else 'unterminated ${ }')
-
-
-def scan_expression_end(text, start):
-    """Index of the ``}}`` that closes the ``{{`` just before ``start``; raises ExpressionError.
-
-    JavaScript strings, template literals and braces inside are skipped, as for URLs.
-    """
-    return _scan_code(text, start, [], 0, closer='}}')
-
-
-def expression_literals(body):
-    """The literal pieces of an expression body (the string after ``=``); raises ExpressionError."""
-    literals = []
-    n = len(body)
-    i = 0
-    text_start = 0
-    while i < n:
-        if body.startswith('{{', i):
-            if i > text_start or text_start == 0:
-                literals.append(Literal('text', text_start, i, first=(text_start == 0)))
-            i = _scan_code(body, i + 2, literals, 0, closer='}}') + 2
-            text_start = i
-            continue
-        i += 1
-    if text_start < n or text_start == 0:
-        literals.append(Literal('text', text_start, n, first=(text_start == 0)))
-    return literals
-
+# Rewriting URLs in n8n expressions (how they are scanned: _n8n_expression).
 
 def _safe_in_literal(value, kind):
     """Whether ``value`` can be put into a literal of ``kind`` without changing the expression's shape."""
@@ -636,31 +508,6 @@ def path_text(path):
     return out
 
 
-def get_path(obj, path):
-    for part in path:
-        if isinstance(part, int):
-            if not isinstance(obj, list) or part >= len(obj):
-                return None
-        elif not isinstance(obj, dict) or part not in obj:
-            return None
-        obj = obj[part]
-    return obj
-
-
-def _walk_strings(value, path, depth=0):
-    """Yield (path, string) for every string inside nested dicts/lists."""
-    if depth > MAX_DEPTH:
-        return
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key in value:
-            yield from _walk_strings(value[key], path + (key,), depth + 1)
-    elif isinstance(value, list):
-        for index, entry in enumerate(value):
-            yield from _walk_strings(entry, path + (index,), depth + 1)
-
-
 def _place(node_type, path):
     """A short description of where a parameter sits, for skipped reasons."""
     top = path[1] if len(path) > 1 else path[0]
@@ -738,7 +585,7 @@ def rewrite_node(node, rules, moves=None):
                 skipped.extend(dict(entry, node=name) for entry in more_skipped)
     # Everything else that mentions an old address is reported, never rewritten.
     changed_paths = set(change.path for change in changes)
-    for path, text in _walk_strings(params, ('parameters',)):
+    for path, text in walk_strings(params, ('parameters',)):
         if path in changed_paths or (path == url_path and node_type in HTTP_NODE_TYPES):
             continue
         hit = [rule for rule in rules if rule.mentions(text)]
@@ -867,27 +714,6 @@ def rewrite_nodes(nodes, rules, connections=None, context=None, moves=None):
     return plan.new_nodes, plan.changes, plan.skipped
 
 
-def unsupported_node_keys(nodes):
-    """``{node name: [keys]}`` of keys a public-API PUT would reject."""
-    found = {}
-    for node in nodes if isinstance(nodes, list) else []:
-        if isinstance(node, dict):
-            extra = sorted(k for k in node if k not in PUT_NODE_KEYS and k not in READ_ONLY_NODE_KEYS)
-            if extra:
-                found[node.get('name')] = extra
-    return found
-
-
-def is_active(workflow):
-    return bool(workflow.get('active') or workflow.get('activeVersionId'))
-
-
-def has_unpublished_draft(workflow):
-    """An active workflow whose draft (versionId) is not the published version."""
-    return (is_active(workflow) and bool(workflow.get('activeVersionId'))
-            and workflow.get('versionId') != workflow.get('activeVersionId'))
-
-
 class WorkflowPlan(object):
     """What to do with one listed workflow.
 
@@ -981,36 +807,6 @@ def plan_workflow(workflow, rules, publish_drafts=False, context=None, moves=Non
                     'runs do not), so unpin it or run the node again']
             plan.conversions.append(entry)
     return plan
-
-
-def put_body(workflow, nodes=None):
-    """The body of a public-API PUT: only what the API accepts, settings left as they are.
-
-    ``settings: {}`` is merged by n8n into the stored settings (sending GET's settings back can
-    fail: binaryMode, timeSavedMode ...). ``staticData`` is left out: n8n keeps what is stored,
-    and a trigger may have updated it since the listing.
-    """
-    nodes = nodes if nodes is not None else workflow.get('nodes') or []
-    return {
-        'name': workflow.get('name'),
-        'nodes': [dict((k, v) for k, v in node.items() if k not in READ_ONLY_NODE_KEYS)
-                  if isinstance(node, dict) else node for node in nodes],
-        'connections': workflow.get('connections') or {},
-        'settings': {},
-    }
-
-
-def restore_body(backup):
-    """The PUT body that puts a backed-up workflow's name, nodes, connections and staticData back."""
-    body = put_body(backup)
-    if backup.get('staticData') is not None:
-        body['staticData'] = backup.get('staticData')
-    return body
-
-
-def canonical(value):
-    """A comparable form of JSON data (key order ignored)."""
-    return json.dumps(value, sort_keys=True, separators=(',', ':'))
 
 
 def _nodes_by_name(nodes):

@@ -761,8 +761,10 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
-    READ_ONLY_NODE_KEYS, RuleError, apply_moves, build_moves, build_rules, canonical, diff_entry,
-    has_unpublished_draft, is_active, path_text, plan_workflow, put_body, restore_body, rewrite_nodes,
+    RuleError, apply_moves, build_moves, build_rules, diff_entry, path_text, plan_workflow, rewrite_nodes,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import (
+    READ_ONLY_NODE_KEYS, canonical, has_unpublished_draft, is_active, put_body, restore_body,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
     HEADER_AUTH, NAME as OPENAI_CHAT, Context, apply_credential, validate_model_map,

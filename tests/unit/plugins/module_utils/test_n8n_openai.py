@@ -11,8 +11,9 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_o
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_rewrite as rw
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import Context, apply_credential
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
-    RuleError, build_rules, canonical, plan_nodes, plan_workflow,
+    RuleError, build_rules, plan_nodes, plan_workflow,
 )
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import canonical
 
 GEN = 'http://llama-nginx/api/generate'
 CHAT = 'http://llama-nginx/api/chat'

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_rewrite as rw
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_openai
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
-    Rule, RuleError, build_rules, expression_literals, plan_workflow, put_body, restore_body, rewrite_expression,
-    rewrite_node, rewrite_url,
+    Rule, RuleError, build_rules, plan_workflow, rewrite_expression, rewrite_node, rewrite_url,
 )
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import put_body
 
 OLD = 'https://llm.example.com/api/generate'
 NEW = 'http://llama-nginx/api/generate'
@@ -207,14 +207,6 @@ def test_new_url_that_would_break_the_literal_is_refused():
     assert problem is None and new == '={{ "http://x/it\'s" }}'
 
 
-def test_expression_literals_parse():
-    body = "a{{ 'x' + \"y\" + `z${ {k: 'w'}.k }` }}b"
-    lits = expression_literals(body)
-    texts = [(lit.kind, body[lit.start:lit.end]) for lit in lits]
-    assert ('text', 'a') in texts and ("'", 'x') in texts and ('"', 'y') in texts and ("'", 'w') in texts
-    assert ('`', "z${ {k: 'w'}.k }") in texts and ('text', 'b') in texts
-
-
 # ---------------------------------------------------------------------------------------------
 # nodes
 
@@ -386,16 +378,6 @@ def test_plan_draft_already_new_but_published_old():
 def test_plan_draft_without_old_urls_is_left_alone():
     wf = active_wf('http://other/a', 'http://other/b')
     assert plan_workflow(wf, RULES).action is None
-
-
-def test_put_body_shape():
-    wf = workflow([http_node(OLD)], staticData={'lastId': 3}, description='d', versionCounter=4)
-    body = put_body(wf, [http_node(NEW)])
-    assert sorted(body) == ['connections', 'name', 'nodes', 'settings']
-    assert body['settings'] == {} and body['name'] == 'WF 1' and body['nodes'][0]['parameters']['url'] == NEW
-    restored = restore_body(wf)
-    assert sorted(restored) == ['connections', 'name', 'nodes', 'settings', 'staticData']
-    assert restored['staticData'] == {'lastId': 3} and restored['nodes'][0]['parameters']['url'] == OLD
 
 
 def test_diff_entry():
