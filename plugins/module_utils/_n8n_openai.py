@@ -42,7 +42,7 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_expressi
     ExpressionError, scan_expression_end,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
-    CODE_NODE_TYPES, Change, RuleError, path_text, register_converter,
+    CODE_NODE_TYPES, Change, RuleError, path_text,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import walk_strings
 
@@ -1745,6 +1745,3 @@ class OpenAIChatConverter(object):
                            'notes': notes, 'downstream': downstream[conv.entry.name]})
         return report
 
-
-CONVERTER = OpenAIChatConverter()
-register_converter(NAME, CONVERTER)

@@ -27,16 +27,17 @@ Terms:
   literal text at the start, or at the start of a JavaScript string literal inside
   ``{{ }}``.
 
-Phase 2 hook: a rule's ``convert`` names a *converter* from ``CONVERTERS``. A converter is
-either a callable (node level: after a node's URL was rewritten by that rule, it gets the
-rewritten node, a copy, and returns further parameter changes and skipped entries) or an
-object with ``convert_workflow(entries, connections, context)`` (workflow level: it sees every
-node of the workflow at once, so it can also change the nodes that read the converted node's
-answer, or leave a node completely untouched, URL included). ``none`` means no conversion;
-``openai_chat`` (Ollama to OpenAI chat completions) lives in ``_n8n_openai``.
+Phase 2: a rule's ``convert`` names a *converter*, one of those the caller hands to
+``build_rules`` (``{name: converter}``; ``none`` means no conversion), and the rule keeps it
+(``Rule.converter``). A converter is an object with ``convert_workflow(entries, connections,
+context)``: it sees every node of the workflow at once (the ``NodeEntry`` list, see plan_nodes),
+so it can also change the nodes that read the converted node's answer, or leave a node completely
+untouched, URL included; it updates the entries in place and returns the conversions made (dicts).
+It may also have ``validate_rule(rule)``, which raises RuleError. ``openai_chat`` (Ollama to OpenAI
+chat completions) is the one the module hands over.
 A rule's ``fallback`` (only with a converter) is where a node goes when the conversion is refused:
-plan_nodes puts the URL the fallback gives in ``NodeEntry.fallback_url``, and a workflow-level
-converter that refuses the node moves only its URL there instead of leaving it untouched.
+plan_nodes puts the URL the fallback gives in ``NodeEntry.fallback_url``, and a converter that
+refuses the node moves only its URL there instead of leaving it untouched.
 """
 
 from __future__ import annotations
@@ -150,22 +151,6 @@ class RuleError(ValueError):
     """A rewrite rule is unusable; the message says why."""
 
 
-# name -> converter, or None for no conversion.
-# A node-level converter is a callable(node, change) -> (changes, skipped): it receives the node
-# (a copy, with the URL already rewritten) and the URL change; it may modify node['parameters'] in
-# place and must return the changes it made as Change objects plus skipped entries (dicts with
-# parameter, kind, reason).
-# A workflow-level converter is an object with convert_workflow(entries, connections, context)
-# -> [conversion dicts]; it gets the NodeEntry list of a workflow (see plan_nodes) and updates
-# the entries in place. It may also have validate_rule(rule), which raises RuleError.
-CONVERTERS = {'none': None}
-
-
-def register_converter(name, func):
-    """Make a request-body converter available to rules (``convert: NAME``)."""
-    CONVERTERS[name] = func
-
-
 def is_http_url(value):
     """True for an absolute http(s) URL with a host."""
     if not isinstance(value, str) or not _SCHEME.match(value):
@@ -200,9 +185,10 @@ AMBIGUOUS = 'ambiguous'
 
 
 class Rule(object):
-    """One ``{from, to, regex, convert, fallback}`` entry of ``rewrites``."""
+    """One ``{from, to, regex, convert, fallback}`` entry of ``rewrites``; ``converters`` are the
+    ``{name: converter}`` that ``convert`` may name besides ``none``."""
 
-    def __init__(self, source, target, regex=False, convert='none', index=0, fallback=None):
+    def __init__(self, source, target, regex=False, convert='none', index=0, fallback=None, converters=None):
         self.source = source
         self.target = target
         self.regex = bool(regex)
@@ -211,25 +197,28 @@ class Rule(object):
         self.fallback = fallback
         self.pattern = None
         self.origin = None
-        self._validate()
+        self.converter = None       # what ``convert`` names (None for none)
+        self._validate(converters or {})
         # The same match with ``fallback`` as its target and no conversion: where a node goes
         # when the conversion refuses it.
         self.fallback_rule = None
         if fallback is not None:
             self.fallback_rule = Rule(source, fallback, regex, 'none', index)
 
-    def _validate(self):
+    def _validate(self, converters):
         label = 'rewrites[%d]' % self.index
         if not isinstance(self.source, str) or not self.source:
             raise RuleError('%s: from must be a non-empty string' % label)
         if not is_http_url(self.target):
             raise RuleError('%s: to must be an http:// or https:// URL with a host, got %r'
                             % (label, mask_text(self.target)))
-        if self.convert not in CONVERTERS:
+        if self.convert != 'none' and self.convert not in converters:
             raise RuleError('%s: convert must be one of %s, got %r'
-                            % (label, ', '.join(sorted(CONVERTERS)), self.convert))
+                            % (label, ', '.join(sorted(set(converters) | set(['none']))), self.convert))
+        if self.convert != 'none':
+            self.converter = converters[self.convert]
         if self.fallback is not None:
-            if CONVERTERS[self.convert] is None:
+            if self.converter is None:
                 raise RuleError('%s: fallback is only used with convert (where a node goes when its conversion '
                                 'is refused); this rule has convert: %s' % (label, self.convert))
             if not is_http_url(self.fallback):
@@ -253,7 +242,7 @@ class Rule(object):
                                 'got %r' % (label, mask_text(self.source)))
             self.origin = origin_of(self.source)
             self._host_len = _authority_end(self.source)
-        validate = getattr(CONVERTERS[self.convert], 'validate_rule', None)
+        validate = getattr(self.converter, 'validate_rule', None)
         if validate is not None:
             validate(self)
 
@@ -327,8 +316,9 @@ def _mention_ends(text, end, needle):
     return text[end] in '.,;:!' and (end + 1 >= len(text) or not _CONTINUES.match(text[end + 1]))
 
 
-def build_rules(specs):
-    """Rules from the module's ``rewrites`` option; raises RuleError."""
+def build_rules(specs, converters=None):
+    """Rules from the module's ``rewrites`` option; raises RuleError. ``converters``: the
+    ``{name: converter}`` a rule's ``convert`` may name besides ``none``."""
     if not specs:
         raise RuleError('rewrites must hold at least one {from, to} rule')
     rules = []
@@ -336,7 +326,7 @@ def build_rules(specs):
         if not isinstance(spec, dict):
             raise RuleError('rewrites[%d] must be a dict with from and to' % index)
         rules.append(Rule(spec.get('from'), spec.get('to'), spec.get('regex', False),
-                          spec.get('convert', 'none'), index, spec.get('fallback')))
+                          spec.get('convert', 'none'), index, spec.get('fallback'), converters))
     # Rewriting must be idempotent: no new URL may match a rule again (a second run would
     # rewrite it once more).
     for rule in rules:
@@ -356,7 +346,7 @@ def build_rules(specs):
             continue
         for probe in (rule.fallback, rule.fallback.rstrip('/') + '/'):
             for other in rules:
-                if isinstance(other.match(probe), Match) and (CONVERTERS[other.convert] is None
+                if isinstance(other.match(probe), Match) and (other.converter is None
                                                               or other.fallback is not None):
                     raise RuleError('rewrites[%d]: fallback (%s) would be matched by rewrites[%d] (from %s), which '
                                     '%s, so every run would move the node once more'
@@ -578,11 +568,6 @@ def rewrite_node(node, rules, moves=None):
             new_node = copy.deepcopy(node)
             new_node['parameters']['url'] = new_url
             changes.append(Change(name, url_path, url, new_url, url_rule))
-            converter = CONVERTERS.get(url_rule.convert)
-            if converter is not None and not hasattr(converter, 'convert_workflow'):
-                more, more_skipped = converter(new_node, changes[-1])
-                changes.extend(more)
-                skipped.extend(dict(entry, node=name) for entry in more_skipped)
     # Everything else that mentions an old address is reported, never rewritten.
     changed_paths = set(change.path for change in changes)
     for path, text in walk_strings(params, ('parameters',)):
@@ -624,7 +609,7 @@ URL_PATH = ('parameters', 'url')
 
 class NodeEntry(object):
     """One node of a workflow being planned: the node as listed, its rewritten copy (None while
-    unchanged), its changes and its skipped entries. Workflow-level converters update these."""
+    unchanged), its changes and its skipped entries. Converters update these."""
 
     def __init__(self, index, node, new_node, changes, skipped):
         self.index = index
@@ -656,7 +641,7 @@ class NodeEntry(object):
 
 class NodesPlan(object):
     """What rewriting a node list gives: new nodes (None when nothing changes), changes,
-    skipped entries and the conversions made by workflow-level converters."""
+    skipped entries and the conversions made by converters."""
 
     def __init__(self, new_nodes, changes, skipped, conversions):
         self.new_nodes = new_nodes
@@ -666,7 +651,7 @@ class NodesPlan(object):
 
 
 def plan_nodes(nodes, rules, connections=None, context=None, moves=None):
-    """Plan a node list (with the workflow's connections, for workflow-level converters)."""
+    """Plan a node list (with the workflow's connections, for converters)."""
     entries = []
     for index, node in enumerate(nodes if isinstance(nodes, list) else []):
         new_node, node_changes, node_skipped = rewrite_node(node, rules, moves)
@@ -678,8 +663,8 @@ def plan_nodes(nodes, rules, connections=None, context=None, moves=None):
     for entry in entries:
         change = entry.url_change
         rule = change.rule if change is not None else None
-        converter = CONVERTERS.get(rule.convert) if rule is not None else None
-        if converter is not None and hasattr(converter, 'convert_workflow') and converter not in used:
+        converter = rule.converter if rule is not None else None
+        if converter is not None and converter not in used:
             used.append(converter)
             conversions.extend(converter.convert_workflow(
                 entries, connections if isinstance(connections, dict) else {}, context))
@@ -752,7 +737,7 @@ class WorkflowPlan(object):
 def plan_workflow(workflow, rules, publish_drafts=False, context=None, moves=None):
     """Decide, from a listed workflow alone, what to write.
 
-    ``context`` is handed to workflow-level converters (see CONVERTERS); ``moves`` re-point LLM
+    ``context`` is handed to the rules' converters (see build_rules); ``moves`` re-point LLM
     credentials (see build_moves).
     """
     plan = WorkflowPlan(workflow)

@@ -767,7 +767,7 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow
     READ_ONLY_NODE_KEYS, canonical, has_unpublished_draft, is_active, put_body, restore_body,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
-    HEADER_AUTH, NAME as OPENAI_CHAT, Context, apply_credential, validate_model_map,
+    HEADER_AUTH, NAME as OPENAI_CHAT, Context, OpenAIChatConverter, apply_credential, validate_model_map,
 )
 
 MAX_PARALLEL = 32
@@ -1351,7 +1351,7 @@ def update_credential(module, runner, credential):
 def present(module, runner):
     params = module.params
     try:
-        rules = build_rules(params['rewrites'])
+        rules = build_rules(params['rewrites'], {OPENAI_CHAT: OpenAIChatConverter()})
     except RuleError as exc:
         runner.fail(str(exc))
     try:

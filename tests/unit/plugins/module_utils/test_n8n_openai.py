@@ -9,7 +9,9 @@ import pytest
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_openai as oa
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_rewrite as rw
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import Context, apply_credential
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
+    Context, OpenAIChatConverter, apply_credential,
+)
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
     RuleError, build_rules, plan_nodes, plan_workflow,
 )
@@ -19,9 +21,10 @@ GEN = 'http://llama-nginx/api/generate'
 CHAT = 'http://llama-nginx/api/chat'
 PUBLIC = 'https://llm.example.com/api/generate'
 GW = 'http://llama-litellm:4000/v1/chat/completions'
+CONVERTERS = {'openai_chat': OpenAIChatConverter()}
 RULES = build_rules([{'from': GEN, 'to': GW, 'convert': 'openai_chat'},
                      {'from': CHAT, 'to': GW, 'convert': 'openai_chat'},
-                     {'from': PUBLIC, 'to': GW, 'convert': 'openai_chat'}])
+                     {'from': PUBLIC, 'to': GW, 'convert': 'openai_chat'}], CONVERTERS)
 CRED = {'id': 'cred1', 'name': 'LiteLLM'}
 
 
@@ -497,7 +500,8 @@ def test_url_expression_that_can_point_elsewhere_is_refused():
 
 
 def test_regex_rule_to_a_non_ollama_path_is_refused():
-    rules = build_rules([{'from': r'http://llama-nginx/api/(\w+)', 'to': GW, 'regex': True, 'convert': 'openai_chat'}])
+    rules = build_rules([{'from': r'http://llama-nginx/api/(\w+)', 'to': GW, 'regex': True, 'convert': 'openai_chat'}],
+                        CONVERTERS)
     nodes = [v4('{"model": "llama3", "prompt": "x"}', url='http://llama-nginx/api/embed')]
     result = plan_nodes(copy.deepcopy(nodes), rules, {}, ctx())
     assert result.new_nodes is None
@@ -511,11 +515,11 @@ def test_duplicate_node_names_are_refused():
 
 def test_rule_validation():
     with pytest.raises(RuleError, match='to must be an OpenAI chat completions URL'):
-        build_rules([{'from': GEN, 'to': 'http://gw/v1/completions', 'convert': 'openai_chat'}])
+        build_rules([{'from': GEN, 'to': 'http://gw/v1/completions', 'convert': 'openai_chat'}], CONVERTERS)
     with pytest.raises(RuleError, match='from must be an Ollama'):
-        build_rules([{'from': 'http://llama-nginx/api/embed', 'to': GW, 'convert': 'openai_chat'}])
+        build_rules([{'from': 'http://llama-nginx/api/embed', 'to': GW, 'convert': 'openai_chat'}], CONVERTERS)
     build_rules([{'from': r'http://llama-nginx/api/(generate|chat)', 'to': GW, 'regex': True,
-                  'convert': 'openai_chat'}])
+                  'convert': 'openai_chat'}], CONVERTERS)
 
 
 @pytest.mark.parametrize('model_map,words', [
