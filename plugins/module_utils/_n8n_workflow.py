@@ -6,7 +6,8 @@
 # and may change without notice. Do not use it from outside the collection.
 
 """n8n workflows as the public API hands them out and takes them back (pure, no I/O): whether one
-is active or has an unpublished draft, what a PUT may carry, and a comparable form of its JSON."""
+is active or has an unpublished draft, what a PUT may carry, a comparable form of its JSON, the
+strings in its nodes' parameters, and where its main connections lead."""
 
 from __future__ import annotations
 
@@ -89,3 +90,25 @@ def walk_strings(value, path, depth=0):
     elif isinstance(value, list):
         for index, entry in enumerate(value):
             yield from walk_strings(entry, path + (index,), depth + 1)
+
+
+def main_targets(connections, name):
+    """Names of the nodes the main outputs of ``name`` lead to."""
+    out = []
+    outputs = (connections.get(name) or {}).get('main') if isinstance(connections.get(name), dict) else None
+    for output in outputs or []:
+        for link in output or []:
+            if isinstance(link, dict) and link.get('node') not in out:
+                out.append(link.get('node'))
+    return out
+
+
+def main_sources(connections):
+    """{target node name: [source node names]} over the main connections."""
+    sources = {}
+    for source in connections:
+        for target in main_targets(connections, source):
+            sources.setdefault(target, [])
+            if source not in sources[target]:
+                sources[target].append(source)
+    return sources

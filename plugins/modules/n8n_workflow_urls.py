@@ -766,8 +766,11 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import (
     READ_ONLY_NODE_KEYS, canonical, has_unpublished_draft, is_active, put_body, restore_body,
 )
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
-    HEADER_AUTH, NAME as OPENAI_CHAT, Context, OpenAIChatConverter, apply_credential, validate_model_map,
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import (
+    OPENAI_CHAT, Context, OpenAIChatConverter, validate_model_map,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_node import (
+    HEADER_AUTH, apply_credential,
 )
 
 MAX_PARALLEL = 32

@@ -7,11 +7,10 @@ import json
 
 import pytest
 
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_openai as oa
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_openai_chat as oa
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_rewrite as rw
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
-    Context, OpenAIChatConverter, apply_credential,
-)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import Context, OpenAIChatConverter
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_node import apply_credential
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
     RuleError, build_rules, plan_nodes, plan_workflow,
 )

@@ -10,9 +10,8 @@ import re
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
-    Context, OpenAIChatConverter, parse_object_expression,
-)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_body import parse_object_expression
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import Context, OpenAIChatConverter
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import build_rules, plan_nodes
 
 GEN = 'http://llama-nginx/api/generate'

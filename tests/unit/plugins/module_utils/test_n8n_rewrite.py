@@ -13,7 +13,7 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_r
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
     Rule, RuleError, build_rules, plan_workflow, rewrite_expression, rewrite_node, rewrite_url,
 )
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import OpenAIChatConverter
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import OpenAIChatConverter
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import put_body
 
 OLD = 'https://llm.example.com/api/generate'
