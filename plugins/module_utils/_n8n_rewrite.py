@@ -693,12 +693,6 @@ def _plan_fallback(entry, rules):
     entry.fallback_rule = change.rule.fallback_rule
 
 
-def rewrite_nodes(nodes, rules, connections=None, context=None, moves=None):
-    """Plan a node list: ``(new_nodes_or_None, changes, skipped)``."""
-    plan = plan_nodes(nodes, rules, connections, context, moves)
-    return plan.new_nodes, plan.changes, plan.skipped
-
-
 class WorkflowPlan(object):
     """What to do with one listed workflow.
 
@@ -746,8 +740,8 @@ def plan_workflow(workflow, rules, publish_drafts=False, context=None, moves=Non
     published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else {}
     published_changes = []
     if plan.draft:
-        dummy, published_changes, published_skipped = rewrite_nodes(published.get('nodes'), rules,
-                                                                    published.get('connections'), context, moves)
+        published_plan = plan_nodes(published.get('nodes'), rules, published.get('connections'), context, moves)
+        published_changes, published_skipped = published_plan.changes, published_plan.skipped
         seen = set((s['node'], s['parameter'], s['kind']) for s in skipped)
         skipped.extend(s for s in published_skipped if (s['node'], s['parameter'], s['kind']) not in seen)
     plan.changes = changes
@@ -792,6 +786,16 @@ def plan_workflow(workflow, rules, publish_drafts=False, context=None, moves=Non
                     'runs do not), so unpin it or run the node again']
             plan.conversions.append(entry)
     return plan
+
+
+def pending_rewrites(workflow, rules, context=None):
+    """Old URLs left in a workflow's draft and, when active, its published version (nodes whose conversion
+    is refused do not count: they are meant to keep their URL)."""
+    changes = plan_nodes(workflow.get('nodes'), rules, workflow.get('connections'), context).changes
+    published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else None
+    if is_active(workflow) and published is not None:
+        changes = changes + plan_nodes(published.get('nodes'), rules, published.get('connections'), context).changes
+    return changes
 
 
 def _nodes_by_name(nodes):

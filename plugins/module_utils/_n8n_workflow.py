@@ -112,3 +112,58 @@ def main_sources(connections):
             if source not in sources[target]:
                 sources[target].append(source)
     return sources
+
+
+# Optimistic concurrency: what tells that a workflow changed since it was listed.
+CONCURRENCY_KEYS = ('versionId', 'updatedAt', 'activeVersionId', 'isArchived')
+
+
+def changed_since(listed, fresh):
+    """Whether ``fresh`` differs from ``listed`` in its version, time of update, publication or archiving."""
+    return any(key in listed and listed.get(key) != fresh.get(key) for key in CONCURRENCY_KEYS)
+
+
+def concurrency_entry(plan, fresh, outcome, reason):
+    """The changed_since_read entry of a planned workflow and its fresh copy (None when it was deleted)."""
+    return {'id': plan.id, 'name': plan.name, 'version_listed': plan.workflow.get('versionId'),
+            'version_read': fresh.get('versionId') if fresh else None,
+            'updated_listed': plan.workflow.get('updatedAt'),
+            'updated_read': fresh.get('updatedAt') if fresh else None,
+            'outcome': outcome, 'reason': reason}
+
+
+def credential_users(workflows, credential_id):
+    """``[(workflow, [node names])]`` of the workflows whose draft or published version uses the credential."""
+    users = []
+    for workflow in workflows:
+        versions = [workflow.get('nodes')]
+        if isinstance(workflow.get('activeVersion'), dict):
+            versions.append(workflow['activeVersion'].get('nodes'))
+        names = []
+        for nodes in versions:
+            for node in nodes or []:
+                creds = node.get('credentials') if isinstance(node, dict) else None
+                if not isinstance(creds, dict):
+                    continue
+                for ref in creds.values():
+                    if isinstance(ref, dict) and str(ref.get('id')) == str(credential_id) and \
+                            node.get('name') not in names:
+                        names.append(node.get('name'))
+        if names:
+            users.append((workflow, names))
+    return users
+
+
+def in_scope(workflow, params):
+    """Whether a listed workflow is one the module's workflow_ids, names, tags and active_only select."""
+    if params['workflow_ids'] and workflow.get('id') not in params['workflow_ids']:
+        return False
+    if params['names'] and workflow.get('name') not in params['names']:
+        return False
+    if params['tags']:
+        names = set(tag.get('name') for tag in workflow.get('tags') or [] if isinstance(tag, dict))
+        if not names.issuperset(params['tags']):
+            return False
+    if params['active_only'] and not is_active(workflow):
+        return False
+    return True
