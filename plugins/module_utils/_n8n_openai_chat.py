@@ -87,9 +87,8 @@ def validate_model_map(model_map):
 
 
 class OpenAIChatConverter(object):
-    """``convert: openai_chat`` (see the module's documentation)."""
-
-    name = OPENAI_CHAT
+    """``convert: openai_chat`` (see the module's documentation): converts the nodes whose URL a rule
+    that holds this converter rewrote."""
 
     @staticmethod
     def validate_rule(rule):
@@ -110,7 +109,7 @@ class OpenAIChatConverter(object):
     def convert_workflow(self, entries, connections, context):
         ctx = context if context is not None else Context()
         candidates = [e for e in entries if e.url_change is not None and e.url_change.rule is not None
-                      and e.url_change.rule.convert == OPENAI_CHAT]
+                      and e.url_change.rule.converter is self]
         if not candidates:
             return []
         counts = {}

@@ -22,6 +22,7 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow
 
 
 def comparable_nodes(nodes):
+    """The nodes without the keys n8n manages itself (see READ_ONLY_NODE_KEYS)."""
     out = []
     for node in nodes or []:
         if isinstance(node, dict):
@@ -31,6 +32,7 @@ def comparable_nodes(nodes):
 
 
 def content_differs(current, backup, with_static_data):
+    """Whether the name, nodes, connections (and, when asked, staticData) differ from the backup's."""
     if current.get('name') != backup.get('name'):
         return True
     if canonical(comparable_nodes(current.get('nodes'))) != canonical(comparable_nodes(backup.get('nodes'))):
