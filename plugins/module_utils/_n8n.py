@@ -405,7 +405,7 @@ JOURNAL_VERSION = 1
 
 def write_journal(folder, entries):
     """Write the journal ``{id: {id, name, version_before, version_after, content_after, backup}}``; return
-    its path. ``content_after`` is the fingerprint of what the run left (see the module's content_fingerprint)."""
+    its path. ``content_after`` is the fingerprint of what the run left (see _n8n_restore.content_fingerprint)."""
     path = os.path.join(folder, JOURNAL_NAME)
     data = json.dumps({'version': JOURNAL_VERSION, 'workflows': entries}, indent=2, sort_keys=True,
                       ensure_ascii=False).encode('utf-8')

@@ -6,7 +6,7 @@
 # and may change without notice. Do not use it from outside the collection.
 
 """Pure logic behind n8n_workflow_urls: which URL strings of an n8n workflow a rule
-rewrites, which it only finds, and what the resulting PUT looks like. No I/O here.
+rewrites, which it only finds, and what each workflow's plan is. No I/O here.
 
 Terms:
 
@@ -27,25 +27,31 @@ Terms:
   literal text at the start, or at the start of a JavaScript string literal inside
   ``{{ }}``.
 
-Phase 2 hook: a rule's ``convert`` names a *converter* from ``CONVERTERS``. A converter is
-either a callable (node level: after a node's URL was rewritten by that rule, it gets the
-rewritten node, a copy, and returns further parameter changes and skipped entries) or an
-object with ``convert_workflow(entries, connections, context)`` (workflow level: it sees every
-node of the workflow at once, so it can also change the nodes that read the converted node's
-answer, or leave a node completely untouched, URL included). ``none`` means no conversion;
-``openai_chat`` (Ollama to OpenAI chat completions) lives in ``_n8n_openai``.
+Phase 2: a rule's ``convert`` names a *converter*, one of those the caller hands to
+``build_rules`` (``{name: converter}``; ``none`` means no conversion), and the rule keeps it
+(``Rule.converter``). A converter is an object with ``convert_workflow(entries, connections,
+context)``: it sees every node of the workflow at once (the ``NodeEntry`` list, see plan_nodes),
+so it can also change the nodes that read the converted node's answer, or leave a node completely
+untouched, URL included; it updates the entries in place and returns the conversions made (dicts).
+It may also have ``validate_rule(rule)``, which raises RuleError. ``openai_chat`` (Ollama to OpenAI
+chat completions) is the one the module hands over.
 A rule's ``fallback`` (only with a converter) is where a node goes when the conversion is refused:
-plan_nodes puts the URL the fallback gives in ``NodeEntry.fallback_url``, and a workflow-level
-converter that refuses the node moves only its URL there instead of leaving it untouched.
+plan_nodes puts the URL the fallback gives in ``NodeEntry.fallback_url``, and a converter that
+refuses the node moves only its URL there instead of leaving it untouched.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import re
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change, mask_text, mask_value
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_expression import (
+    ExpressionError, expression_literals,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import (
+    has_unpublished_draft, is_active, unsupported_node_keys, walk_strings,
+)
 
 # Node types whose parameters.url is the request URL (all typeVersions use the same key).
 HTTP_NODE_TYPES = frozenset((
@@ -134,48 +140,15 @@ def apply_moves(nodes, changes, moves):
                 credentials[cred_type] = dict(move.ref)
 
 
-# Keys a node may carry in a public-API PUT (n8n's node schema has additionalProperties: false).
-# GET can return more (extendsCredential, rewireOutputLogTo, forceCustomOperation, ...): such a
-# workflow cannot be written back without losing them, so it is skipped.
-PUT_NODE_KEYS = frozenset((
-    'id', 'name', 'webhookId', 'disabled', 'notesInFlow', 'notes', 'type', 'typeVersion',
-    'executeOnce', 'alwaysOutputData', 'retryOnFail', 'maxTries', 'waitBetweenTries',
-    'continueOnFail', 'onError', 'position', 'parameters', 'credentials', 'customTelemetryTags',
-))
-# Server-managed node keys a PUT must not carry (read-only); dropping them loses nothing.
-READ_ONLY_NODE_KEYS = frozenset(('createdAt', 'updatedAt'))
-
 BOUNDARY = '/?#'
 # Characters that continue a host name or a path segment: a mention must not be followed by one.
 _CONTINUES = re.compile(r'[A-Za-z0-9\-._~%]')
 _SCHEME = re.compile(r'^https?://', re.I)
-MAX_DEPTH = 64            # nesting of parameters walked
-MAX_JS_NESTING = 32       # ${ } inside template literals inside {{ }}
 MAX_MENTIONS = 1000       # mentions looked at in one string
 
 
 class RuleError(ValueError):
     """A rewrite rule is unusable; the message says why."""
-
-
-class ExpressionError(ValueError):
-    """An n8n expression could not be parsed safely."""
-
-
-# name -> converter, or None for no conversion.
-# A node-level converter is a callable(node, change) -> (changes, skipped): it receives the node
-# (a copy, with the URL already rewritten) and the URL change; it may modify node['parameters'] in
-# place and must return the changes it made as Change objects plus skipped entries (dicts with
-# parameter, kind, reason).
-# A workflow-level converter is an object with convert_workflow(entries, connections, context)
-# -> [conversion dicts]; it gets the NodeEntry list of a workflow (see plan_nodes) and updates
-# the entries in place. It may also have validate_rule(rule), which raises RuleError.
-CONVERTERS = {'none': None}
-
-
-def register_converter(name, func):
-    """Make a request-body converter available to rules (``convert: NAME``)."""
-    CONVERTERS[name] = func
 
 
 def is_http_url(value):
@@ -212,9 +185,10 @@ AMBIGUOUS = 'ambiguous'
 
 
 class Rule(object):
-    """One ``{from, to, regex, convert, fallback}`` entry of ``rewrites``."""
+    """One ``{from, to, regex, convert, fallback}`` entry of ``rewrites``; ``converters`` are the
+    ``{name: converter}`` that ``convert`` may name besides ``none``."""
 
-    def __init__(self, source, target, regex=False, convert='none', index=0, fallback=None):
+    def __init__(self, source, target, regex=False, convert='none', index=0, fallback=None, converters=None):
         self.source = source
         self.target = target
         self.regex = bool(regex)
@@ -223,25 +197,28 @@ class Rule(object):
         self.fallback = fallback
         self.pattern = None
         self.origin = None
-        self._validate()
+        self.converter = None       # what ``convert`` names (None for none)
+        self._validate(converters or {})
         # The same match with ``fallback`` as its target and no conversion: where a node goes
         # when the conversion refuses it.
         self.fallback_rule = None
         if fallback is not None:
             self.fallback_rule = Rule(source, fallback, regex, 'none', index)
 
-    def _validate(self):
+    def _validate(self, converters):
         label = 'rewrites[%d]' % self.index
         if not isinstance(self.source, str) or not self.source:
             raise RuleError('%s: from must be a non-empty string' % label)
         if not is_http_url(self.target):
             raise RuleError('%s: to must be an http:// or https:// URL with a host, got %r'
                             % (label, mask_text(self.target)))
-        if self.convert not in CONVERTERS:
+        if self.convert != 'none' and self.convert not in converters:
             raise RuleError('%s: convert must be one of %s, got %r'
-                            % (label, ', '.join(sorted(CONVERTERS)), self.convert))
+                            % (label, ', '.join(sorted(set(converters) | set(['none']))), self.convert))
+        if self.convert != 'none':
+            self.converter = converters[self.convert]
         if self.fallback is not None:
-            if CONVERTERS[self.convert] is None:
+            if self.converter is None:
                 raise RuleError('%s: fallback is only used with convert (where a node goes when its conversion '
                                 'is refused); this rule has convert: %s' % (label, self.convert))
             if not is_http_url(self.fallback):
@@ -265,7 +242,7 @@ class Rule(object):
                                 'got %r' % (label, mask_text(self.source)))
             self.origin = origin_of(self.source)
             self._host_len = _authority_end(self.source)
-        validate = getattr(CONVERTERS[self.convert], 'validate_rule', None)
+        validate = getattr(self.converter, 'validate_rule', None)
         if validate is not None:
             validate(self)
 
@@ -339,8 +316,9 @@ def _mention_ends(text, end, needle):
     return text[end] in '.,;:!' and (end + 1 >= len(text) or not _CONTINUES.match(text[end + 1]))
 
 
-def build_rules(specs):
-    """Rules from the module's ``rewrites`` option; raises RuleError."""
+def build_rules(specs, converters=None):
+    """Rules from the module's ``rewrites`` option; raises RuleError. ``converters``: the
+    ``{name: converter}`` a rule's ``convert`` may name besides ``none``."""
     if not specs:
         raise RuleError('rewrites must hold at least one {from, to} rule')
     rules = []
@@ -348,7 +326,7 @@ def build_rules(specs):
         if not isinstance(spec, dict):
             raise RuleError('rewrites[%d] must be a dict with from and to' % index)
         rules.append(Rule(spec.get('from'), spec.get('to'), spec.get('regex', False),
-                          spec.get('convert', 'none'), index, spec.get('fallback')))
+                          spec.get('convert', 'none'), index, spec.get('fallback'), converters))
     # Rewriting must be idempotent: no new URL may match a rule again (a second run would
     # rewrite it once more).
     for rule in rules:
@@ -368,7 +346,7 @@ def build_rules(specs):
             continue
         for probe in (rule.fallback, rule.fallback.rstrip('/') + '/'):
             for other in rules:
-                if isinstance(other.match(probe), Match) and (CONVERTERS[other.convert] is None
+                if isinstance(other.match(probe), Match) and (other.converter is None
                                                               or other.fallback is not None):
                     raise RuleError('rewrites[%d]: fallback (%s) would be matched by rewrites[%d] (from %s), which '
                                     '%s, so every run would move the node once more'
@@ -387,123 +365,7 @@ def rewrite_url(url, rules):
 
 
 # ------------------------------------------------------------------------------------------
-# n8n expressions: "=" then a template; text outside {{ }} is literal, inside is JavaScript.
-
-class Literal(object):
-    """A piece of literal text inside an expression body.
-
-    ``start``..``end`` is the literal's content; ``static_end`` is where its constant part
-    ends (a template literal's first ``${``); ``kind`` is ``text`` (template text outside
-    ``{{ }}``) or the JavaScript quote character; ``escaped`` tells whether its constant
-    part holds a backslash escape.
-    """
-
-    def __init__(self, kind, start, end, static_end=None, escaped=False, first=False):
-        self.kind = kind
-        self.start = start
-        self.end = end
-        self.static_end = end if static_end is None else static_end
-        self.escaped = escaped
-        self.first = first
-
-
-def _scan_quoted(text, i, quote):
-    """Scan a '...' or "..." literal whose opening quote is at i-1; return (end, escaped)."""
-    n = len(text)
-    escaped = False
-    while i < n:
-        c = text[i]
-        if c == '\\':
-            escaped = True
-            i += 2
-            continue
-        if c == quote:
-            return i, escaped
-        if c == '\n':
-            break
-        i += 1
-    raise ExpressionError('unterminated string literal')
-
-
-def _scan_template(text, i, literals, nesting):
-    """Scan a `...` literal whose backquote is at i-1; return the index after its closing backquote."""
-    n = len(text)
-    start = i
-    static_end = None
-    escaped = False
-    while i < n:
-        c = text[i]
-        if c == '\\':
-            if static_end is None:
-                escaped = True
-            i += 2
-            continue
-        if c == '`':
-            literals.append(Literal('`', start, i, static_end, escaped))
-            return i + 1
-        if c == '$' and text.startswith('${', i):
-            if static_end is None:
-                static_end = i
-            i = _scan_code(text, i + 2, literals, nesting + 1, closer='}') + 1
-            continue
-        i += 1
-    raise ExpressionError('unterminated template literal')
-
-
-def _scan_code(text, i, literals, nesting, closer):
-    """Scan JavaScript from i up to ``closer`` (``}}`` or ``}``) at brace depth 0; return its index."""
-    if nesting > MAX_JS_NESTING:
-        raise ExpressionError('expression nested too deeply')
-    n = len(text)
-    depth = 0
-    while i < n:
-        c = text[i]
-        if c in ('"', "'"):
-            end, escaped = _scan_quoted(text, i + 1, c)
-            literals.append(Literal(c, i + 1, end, None, escaped))
-            i = end + 1
-            continue
-        if c == '`':
-            i = _scan_template(text, i + 1, literals, nesting)
-            continue
-        if c == '{':
-            depth += 1
-        elif c == '}':
-            if depth == 0:
-                if closer == '}' or text.startswith('}}', i):
-                    return i
-                raise ExpressionError('unbalanced }')
-            depth -= 1
-        i += 1
-    raise ExpressionError('unterminated {{ }}' if closer == '}}' else 'unterminated ${ }')
-
-
-def scan_expression_end(text, start):
-    """Index of the ``}}`` that closes the ``{{`` just before ``start``; raises ExpressionError.
-
-    JavaScript strings, template literals and braces inside are skipped, as for URLs.
-    """
-    return _scan_code(text, start, [], 0, closer='}}')
-
-
-def expression_literals(body):
-    """The literal pieces of an expression body (the string after ``=``); raises ExpressionError."""
-    literals = []
-    n = len(body)
-    i = 0
-    text_start = 0
-    while i < n:
-        if body.startswith('{{', i):
-            if i > text_start or text_start == 0:
-                literals.append(Literal('text', text_start, i, first=(text_start == 0)))
-            i = _scan_code(body, i + 2, literals, 0, closer='}}') + 2
-            text_start = i
-            continue
-        i += 1
-    if text_start < n or text_start == 0:
-        literals.append(Literal('text', text_start, n, first=(text_start == 0)))
-    return literals
-
+# Rewriting URLs in n8n expressions (how they are scanned: _n8n_expression).
 
 def _safe_in_literal(value, kind):
     """Whether ``value`` can be put into a literal of ``kind`` without changing the expression's shape."""
@@ -636,31 +498,6 @@ def path_text(path):
     return out
 
 
-def get_path(obj, path):
-    for part in path:
-        if isinstance(part, int):
-            if not isinstance(obj, list) or part >= len(obj):
-                return None
-        elif not isinstance(obj, dict) or part not in obj:
-            return None
-        obj = obj[part]
-    return obj
-
-
-def _walk_strings(value, path, depth=0):
-    """Yield (path, string) for every string inside nested dicts/lists."""
-    if depth > MAX_DEPTH:
-        return
-    if isinstance(value, str):
-        yield path, value
-    elif isinstance(value, dict):
-        for key in value:
-            yield from _walk_strings(value[key], path + (key,), depth + 1)
-    elif isinstance(value, list):
-        for index, entry in enumerate(value):
-            yield from _walk_strings(entry, path + (index,), depth + 1)
-
-
 def _place(node_type, path):
     """A short description of where a parameter sits, for skipped reasons."""
     top = path[1] if len(path) > 1 else path[0]
@@ -731,14 +568,9 @@ def rewrite_node(node, rules, moves=None):
             new_node = copy.deepcopy(node)
             new_node['parameters']['url'] = new_url
             changes.append(Change(name, url_path, url, new_url, url_rule))
-            converter = CONVERTERS.get(url_rule.convert)
-            if converter is not None and not hasattr(converter, 'convert_workflow'):
-                more, more_skipped = converter(new_node, changes[-1])
-                changes.extend(more)
-                skipped.extend(dict(entry, node=name) for entry in more_skipped)
     # Everything else that mentions an old address is reported, never rewritten.
     changed_paths = set(change.path for change in changes)
-    for path, text in _walk_strings(params, ('parameters',)):
+    for path, text in walk_strings(params, ('parameters',)):
         if path in changed_paths or (path == url_path and node_type in HTTP_NODE_TYPES):
             continue
         hit = [rule for rule in rules if rule.mentions(text)]
@@ -777,7 +609,7 @@ URL_PATH = ('parameters', 'url')
 
 class NodeEntry(object):
     """One node of a workflow being planned: the node as listed, its rewritten copy (None while
-    unchanged), its changes and its skipped entries. Workflow-level converters update these."""
+    unchanged), its changes and its skipped entries. Converters update these."""
 
     def __init__(self, index, node, new_node, changes, skipped):
         self.index = index
@@ -809,7 +641,7 @@ class NodeEntry(object):
 
 class NodesPlan(object):
     """What rewriting a node list gives: new nodes (None when nothing changes), changes,
-    skipped entries and the conversions made by workflow-level converters."""
+    skipped entries and the conversions made by converters."""
 
     def __init__(self, new_nodes, changes, skipped, conversions):
         self.new_nodes = new_nodes
@@ -819,7 +651,7 @@ class NodesPlan(object):
 
 
 def plan_nodes(nodes, rules, connections=None, context=None, moves=None):
-    """Plan a node list (with the workflow's connections, for workflow-level converters)."""
+    """Plan a node list (with the workflow's connections, for converters)."""
     entries = []
     for index, node in enumerate(nodes if isinstance(nodes, list) else []):
         new_node, node_changes, node_skipped = rewrite_node(node, rules, moves)
@@ -831,8 +663,8 @@ def plan_nodes(nodes, rules, connections=None, context=None, moves=None):
     for entry in entries:
         change = entry.url_change
         rule = change.rule if change is not None else None
-        converter = CONVERTERS.get(rule.convert) if rule is not None else None
-        if converter is not None and hasattr(converter, 'convert_workflow') and converter not in used:
+        converter = rule.converter if rule is not None else None
+        if converter is not None and converter not in used:
             used.append(converter)
             conversions.extend(converter.convert_workflow(
                 entries, connections if isinstance(connections, dict) else {}, context))
@@ -859,33 +691,6 @@ def _plan_fallback(entry, rules):
         return
     entry.fallback_url = new_url
     entry.fallback_rule = change.rule.fallback_rule
-
-
-def rewrite_nodes(nodes, rules, connections=None, context=None, moves=None):
-    """Plan a node list: ``(new_nodes_or_None, changes, skipped)``."""
-    plan = plan_nodes(nodes, rules, connections, context, moves)
-    return plan.new_nodes, plan.changes, plan.skipped
-
-
-def unsupported_node_keys(nodes):
-    """``{node name: [keys]}`` of keys a public-API PUT would reject."""
-    found = {}
-    for node in nodes if isinstance(nodes, list) else []:
-        if isinstance(node, dict):
-            extra = sorted(k for k in node if k not in PUT_NODE_KEYS and k not in READ_ONLY_NODE_KEYS)
-            if extra:
-                found[node.get('name')] = extra
-    return found
-
-
-def is_active(workflow):
-    return bool(workflow.get('active') or workflow.get('activeVersionId'))
-
-
-def has_unpublished_draft(workflow):
-    """An active workflow whose draft (versionId) is not the published version."""
-    return (is_active(workflow) and bool(workflow.get('activeVersionId'))
-            and workflow.get('versionId') != workflow.get('activeVersionId'))
 
 
 class WorkflowPlan(object):
@@ -926,7 +731,7 @@ class WorkflowPlan(object):
 def plan_workflow(workflow, rules, publish_drafts=False, context=None, moves=None):
     """Decide, from a listed workflow alone, what to write.
 
-    ``context`` is handed to workflow-level converters (see CONVERTERS); ``moves`` re-point LLM
+    ``context`` is handed to the rules' converters (see build_rules); ``moves`` re-point LLM
     credentials (see build_moves).
     """
     plan = WorkflowPlan(workflow)
@@ -935,8 +740,8 @@ def plan_workflow(workflow, rules, publish_drafts=False, context=None, moves=Non
     published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else {}
     published_changes = []
     if plan.draft:
-        dummy, published_changes, published_skipped = rewrite_nodes(published.get('nodes'), rules,
-                                                                    published.get('connections'), context, moves)
+        published_plan = plan_nodes(published.get('nodes'), rules, published.get('connections'), context, moves)
+        published_changes, published_skipped = published_plan.changes, published_plan.skipped
         seen = set((s['node'], s['parameter'], s['kind']) for s in skipped)
         skipped.extend(s for s in published_skipped if (s['node'], s['parameter'], s['kind']) not in seen)
     plan.changes = changes
@@ -983,34 +788,14 @@ def plan_workflow(workflow, rules, publish_drafts=False, context=None, moves=Non
     return plan
 
 
-def put_body(workflow, nodes=None):
-    """The body of a public-API PUT: only what the API accepts, settings left as they are.
-
-    ``settings: {}`` is merged by n8n into the stored settings (sending GET's settings back can
-    fail: binaryMode, timeSavedMode ...). ``staticData`` is left out: n8n keeps what is stored,
-    and a trigger may have updated it since the listing.
-    """
-    nodes = nodes if nodes is not None else workflow.get('nodes') or []
-    return {
-        'name': workflow.get('name'),
-        'nodes': [dict((k, v) for k, v in node.items() if k not in READ_ONLY_NODE_KEYS)
-                  if isinstance(node, dict) else node for node in nodes],
-        'connections': workflow.get('connections') or {},
-        'settings': {},
-    }
-
-
-def restore_body(backup):
-    """The PUT body that puts a backed-up workflow's name, nodes, connections and staticData back."""
-    body = put_body(backup)
-    if backup.get('staticData') is not None:
-        body['staticData'] = backup.get('staticData')
-    return body
-
-
-def canonical(value):
-    """A comparable form of JSON data (key order ignored)."""
-    return json.dumps(value, sort_keys=True, separators=(',', ':'))
+def pending_rewrites(workflow, rules, context=None):
+    """Old URLs left in a workflow's draft and, when active, its published version (nodes whose conversion
+    is refused do not count: they are meant to keep their URL)."""
+    changes = plan_nodes(workflow.get('nodes'), rules, workflow.get('connections'), context).changes
+    published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else None
+    if is_active(workflow) and published is not None:
+        changes = changes + plan_nodes(published.get('nodes'), rules, published.get('connections'), context).changes
+    return changes
 
 
 def _nodes_by_name(nodes):

@@ -749,7 +749,6 @@ credential:
 '''
 
 import concurrent.futures
-import hashlib
 import os
 import threading
 
@@ -759,13 +758,21 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
     CredentialState, N8nClient, connection_argument_spec, explain, is_global_failure, make_run_folder, read_backups,
     read_journal, run_stamp, short_fingerprint, validate_connection, write_backup, write_journal,
 )
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
-    READ_ONLY_NODE_KEYS, RuleError, apply_moves, build_moves, build_rules, canonical, diff_entry,
-    has_unpublished_draft, is_active, path_text, plan_workflow, put_body, restore_body, rewrite_nodes,
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_restore import (
+    content_differs, content_fingerprint, edited_since_run, node_differences, restore_diff, restore_skip,
+    restore_steps, restored_ok,
 )
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import (
-    HEADER_AUTH, NAME as OPENAI_CHAT, Context, apply_credential, validate_model_map,
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
+    RuleError, apply_moves, build_moves, build_rules, diff_entry, pending_rewrites, plan_nodes, plan_workflow,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import (
+    changed_since, concurrency_entry, credential_users, in_scope, is_active, put_body, restore_body,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import (
+    OPENAI_CHAT, Context, OpenAIChatConverter, validate_model_map,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_node import (
+    HEADER_AUTH, apply_credential,
 )
 
 MAX_PARALLEL = 32
@@ -808,20 +815,6 @@ def argument_spec():
         force=dict(type='bool', default=False),
     )
     return spec
-
-
-def in_scope(workflow, params):
-    if params['workflow_ids'] and workflow.get('id') not in params['workflow_ids']:
-        return False
-    if params['names'] and workflow.get('name') not in params['names']:
-        return False
-    if params['tags']:
-        names = set(tag.get('name') for tag in workflow.get('tags') or [] if isinstance(tag, dict))
-        if not names.issuperset(params['tags']):
-            return False
-    if params['active_only'] and not is_active(workflow):
-        return False
-    return True
 
 
 class Runner(object):
@@ -998,36 +991,9 @@ class Runner(object):
 # ------------------------------------------------------------------------------------------
 # state: present
 
-def pending_rewrites(workflow, rules, context=None):
-    """Old URLs left in a workflow's draft and, when active, its published version (nodes whose conversion
-    is refused do not count: they are meant to keep their URL)."""
-    dummy, changes, dummy2 = rewrite_nodes(workflow.get('nodes'), rules, workflow.get('connections'), context)
-    published = workflow.get('activeVersion') if isinstance(workflow.get('activeVersion'), dict) else None
-    if is_active(workflow) and published is not None:
-        dummy, more, dummy2 = rewrite_nodes(published.get('nodes'), rules, published.get('connections'), context)
-        changes = changes + more
-    return changes
-
-
 # Optimistic concurrency: the public API has no If-Match, so each workflow is read again right before
 # its write and compared with the copy the plan was made from. When it changed, the plan is made again
 # from the fresh copy (the plan is a pure function of the workflow), so an edit made meanwhile is kept.
-
-CONCURRENCY_KEYS = ('versionId', 'updatedAt', 'activeVersionId', 'isArchived')
-
-
-def changed_since(listed, fresh):
-    """Whether ``fresh`` differs from ``listed`` in its version, time of update, publication or archiving."""
-    return any(key in listed and listed.get(key) != fresh.get(key) for key in CONCURRENCY_KEYS)
-
-
-def concurrency_entry(plan, fresh, outcome, reason):
-    return {'id': plan.id, 'name': plan.name, 'version_listed': plan.workflow.get('versionId'),
-            'version_read': fresh.get('versionId') if fresh else None,
-            'updated_listed': plan.workflow.get('updatedAt'),
-            'updated_read': fresh.get('updatedAt') if fresh else None,
-            'outcome': outcome, 'reason': reason}
-
 
 def note_changed(runner, entry):
     with runner.lock:
@@ -1129,7 +1095,7 @@ def write_plan(runner, plan, rules, entry):
         current = runner.read_back(plan.id)
         if current is None:
             return runner.failure(entry, explain(exc, runner.url), None, None)
-        saved = not rewrite_nodes(current.get('nodes'), rules, current.get('connections'), runner.context)[1]
+        saved = not plan_nodes(current.get('nodes'), rules, current.get('connections'), runner.context).changes
         active_after = is_active(current)
         error = explain(exc, runner.url)
         if saved and plan.active and active_after and exc.status == 403:
@@ -1349,7 +1315,7 @@ def update_credential(module, runner, credential):
 def present(module, runner):
     params = module.params
     try:
-        rules = build_rules(params['rewrites'])
+        rules = build_rules(params['rewrites'], {OPENAI_CHAT: OpenAIChatConverter()})
     except RuleError as exc:
         runner.fail(str(exc))
     try:
@@ -1424,105 +1390,6 @@ def entry_of(plan):
 # ------------------------------------------------------------------------------------------
 # state: restored
 
-def comparable_nodes(nodes):
-    out = []
-    for node in nodes or []:
-        if isinstance(node, dict):
-            node = dict((k, v) for k, v in node.items() if k not in READ_ONLY_NODE_KEYS)
-        out.append(node)
-    return out
-
-
-def content_differs(current, backup, with_static_data):
-    if current.get('name') != backup.get('name'):
-        return True
-    if canonical(comparable_nodes(current.get('nodes'))) != canonical(comparable_nodes(backup.get('nodes'))):
-        return True
-    if canonical(current.get('connections') or {}) != canonical(backup.get('connections') or {}):
-        return True
-    return with_static_data and canonical(current.get('staticData')) != canonical(backup.get('staticData'))
-
-
-def content_fingerprint(workflow):
-    """SHA-256 of what a restore compares (name, nodes, connections) and of whether the workflow is active."""
-    content = [workflow.get('name'), comparable_nodes(workflow.get('nodes')), workflow.get('connections') or {},
-               bool(is_active(workflow))]
-    return hashlib.sha256(canonical(content).encode('utf-8')).hexdigest()
-
-
-def _flatten(value, path, out, depth=0):
-    if isinstance(value, dict) and value and depth < 64:
-        for key in value:
-            _flatten(value[key], path + (key,), out, depth + 1)
-    elif isinstance(value, list) and value and depth < 64:
-        for index, item in enumerate(value):
-            _flatten(item, path + (index,), out, depth + 1)
-    else:
-        out[path] = value
-
-
-def node_differences(current_nodes, backup_nodes):
-    """``{node name: (current node, backup node, [(path, current, backup)])}`` for the nodes that differ
-    (a node missing on one side is None there); ``path`` is the tuple of keys and indexes in the node."""
-    current = dict((n.get('name'), n) for n in comparable_nodes(current_nodes) if isinstance(n, dict))
-    backup = dict((n.get('name'), n) for n in comparable_nodes(backup_nodes) if isinstance(n, dict))
-    found = {}
-    for name in list(backup) + [n for n in current if n not in backup]:
-        before, after = {}, {}
-        if name in current:
-            _flatten(current[name], (), before)
-        if name in backup:
-            _flatten(backup[name], (), after)
-        diffs = [(p, before.get(p), after.get(p)) for p in sorted(set(before) | set(after), key=str)
-                 if canonical(before.get(p)) != canonical(after.get(p))]
-        if diffs:
-            found[name] = (current.get(name), backup.get(name), diffs)
-    return found
-
-
-def restore_steps(current, backup, with_static_data):
-    """The calls that bring ``current`` back to ``backup``: a list of ``put``, ``activate``,
-    ``activate_version`` and ``deactivate``, in order."""
-    differs = content_differs(current, backup, with_static_data)
-    steps = []
-    if not is_active(backup):
-        if is_active(current):
-            steps.append('deactivate')
-        if differs:
-            steps.append('put')
-    elif not has_unpublished_draft(backup):
-        if differs:
-            steps.append('put')
-        if not is_active(current) or (has_unpublished_draft(current) and not differs):
-            steps.append('activate')
-    else:
-        published_ok = is_active(current) and current.get('activeVersionId') == backup.get('activeVersionId')
-        if differs:
-            if is_active(current):
-                steps.append('deactivate')
-            steps.append('put')
-            steps.append('activate_version')
-        elif not published_ok:
-            steps.append('activate_version')
-    return steps
-
-
-def restored_ok(current, backup, with_static_data):
-    """None when ``current`` matches ``backup``, else what still differs."""
-    if content_differs(current, backup, with_static_data):
-        return 'the content differs from the backup'
-    if is_active(current) != is_active(backup):
-        return 'it is %s, the backup was %s' % ('active' if is_active(current) else 'inactive',
-                                                'active' if is_active(backup) else 'inactive')
-    if has_unpublished_draft(backup):
-        if current.get('activeVersionId') != backup.get('activeVersionId'):
-            return 'the published version is %s, the backup\'s was %s' % (current.get('activeVersionId'),
-                                                                          backup.get('activeVersionId'))
-    elif is_active(backup) and current.get('activeVersionId') != current.get('versionId'):
-        return 'the published version is not the restored one'
-    return None
-
-
 def restore_one(runner, current, backup, steps, entry):
     client = runner.client
     wid = backup['id']
@@ -1551,22 +1418,6 @@ def restore_one(runner, current, backup, steps, entry):
         return runner.failure(entry, 'restored, but %s' % problem, not content_differs(after, backup, with_static),
                               is_active(after))
     return None
-
-
-def restore_skip(backup, path, kind, reason):
-    return {'id': backup['id'], 'name': backup.get('name'), 'node': None, 'parameter': None, 'kind': kind,
-            'reason': reason, 'backup': path}
-
-
-def edited_since_run(written, current):
-    """Why a workflow must not be restored, or None: its name, nodes, connections or activation are no longer
-    what the run left (a restore that put exactly that back does not count as a change)."""
-    if not written or content_fingerprint(current) == written.get('content_after'):
-        return None
-    return ('it was changed after the run that made this backup (name, nodes, connections or activation differ from '
-            'what that run left; versionId then %s, now %s); restoring would overwrite that change. Check it in n8n, '
-            'then restore it with force: true, or import its backup %s by hand'
-            % (written.get('version_after'), current.get('versionId'), written.get('backup')))
 
 
 def restore(module, runner):
@@ -1631,48 +1482,8 @@ def restore(module, runner):
     runner.finish()
 
 
-def restore_diff(current, backup):
-    """Ansible diff for one restored workflow: per node, each parameter that differs, secrets masked."""
-    before, after = {}, {}
-    for name, (now, then, diffs) in node_differences(current.get('nodes'), backup.get('nodes')).items():
-        for path, was, will in diffs:
-            shown = mask_change(now, then, path, was, will)
-            before.setdefault(name, {})[path_text(path)] = shown[0]
-            after.setdefault(name, {})[path_text(path)] = shown[1]
-    for key in ('name',):
-        if current.get(key) != backup.get(key):
-            before[key] = current.get(key)
-            after[key] = backup.get(key)
-    before['active'] = is_active(current)
-    after['active'] = is_active(backup)
-    header = 'n8n workflow %s (%s)' % (backup.get('name'), backup.get('id'))
-    return {'before_header': header, 'after_header': header, 'before': before, 'after': after}
-
-
 # ------------------------------------------------------------------------------------------
 # state: credential_absent
-
-def credential_users(workflows, credential_id):
-    """``[(workflow, [node names])]`` of the workflows whose draft or published version uses the credential."""
-    users = []
-    for workflow in workflows:
-        versions = [workflow.get('nodes')]
-        if isinstance(workflow.get('activeVersion'), dict):
-            versions.append(workflow['activeVersion'].get('nodes'))
-        names = []
-        for nodes in versions:
-            for node in nodes or []:
-                creds = node.get('credentials') if isinstance(node, dict) else None
-                if not isinstance(creds, dict):
-                    continue
-                for ref in creds.values():
-                    if isinstance(ref, dict) and str(ref.get('id')) == str(credential_id) and \
-                            node.get('name') not in names:
-                        names.append(node.get('name'))
-        if names:
-            users.append((workflow, names))
-    return users
-
 
 def credential_absent(module, runner):
     """Delete the credential this module created, when no workflow uses it any more."""

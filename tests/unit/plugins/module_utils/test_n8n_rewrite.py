@@ -10,16 +10,17 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_rewrite as rw
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_openai
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
-    Rule, RuleError, build_rules, expression_literals, plan_workflow, put_body, restore_body, rewrite_expression,
-    rewrite_node, rewrite_url,
+    Rule, RuleError, build_rules, plan_workflow, rewrite_expression, rewrite_node, rewrite_url,
 )
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import OpenAIChatConverter
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import put_body
 
 OLD = 'https://llm.example.com/api/generate'
 NEW = 'http://llama-nginx/api/generate'
 RULES = build_rules([{'from': OLD, 'to': NEW}])
 HOST_RULES = build_rules([{'from': 'https://llm.example.com', 'to': 'http://llama-nginx'}])
+CONVERTERS = {'openai_chat': OpenAIChatConverter()}
 
 
 def http_node(url, version=4.2, node_type='n8n-nodes-base.httpRequest', name='Call LLM', **params):
@@ -114,12 +115,16 @@ def test_regex_rule_with_groups():
 ])
 def test_bad_rules(spec, message):
     with pytest.raises(RuleError) as caught:
-        build_rules([spec])
+        build_rules([spec], CONVERTERS)
     assert message in str(caught.value)
 
 
-def test_openai_chat_is_registered_by_its_module():
-    assert rw.CONVERTERS[_n8n_openai.NAME] is _n8n_openai.CONVERTER and 'none' in rw.CONVERTERS
+def test_a_rule_keeps_the_converter_it_names():
+    rules = build_rules([{'from': OLD, 'to': 'http://gw/v1/chat/completions', 'convert': 'openai_chat'},
+                         {'from': 'https://llm.example.com/api/chat', 'to': 'http://llama-nginx/api/chat'}], CONVERTERS)
+    assert rules[0].converter is CONVERTERS['openai_chat'] and rules[1].converter is None
+    with pytest.raises(RuleError, match='convert must be one of none, got'):
+        build_rules([{'from': OLD, 'to': 'http://gw/v1/chat/completions', 'convert': 'openai_chat'}])
 
 
 def test_rules_must_not_chain():
@@ -205,14 +210,6 @@ def test_new_url_that_would_break_the_literal_is_refused():
     # the same new URL is fine in a double-quoted literal
     new, dummy, problem = rewrite_expression('={{ "%s" }}' % OLD, rules)
     assert problem is None and new == '={{ "http://x/it\'s" }}'
-
-
-def test_expression_literals_parse():
-    body = "a{{ 'x' + \"y\" + `z${ {k: 'w'}.k }` }}b"
-    lits = expression_literals(body)
-    texts = [(lit.kind, body[lit.start:lit.end]) for lit in lits]
-    assert ('text', 'a') in texts and ("'", 'x') in texts and ('"', 'y') in texts and ("'", 'w') in texts
-    assert ('`', "z${ {k: 'w'}.k }") in texts and ('text', 'b') in texts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,16 +385,6 @@ def test_plan_draft_without_old_urls_is_left_alone():
     assert plan_workflow(wf, RULES).action is None
 
 
-def test_put_body_shape():
-    wf = workflow([http_node(OLD)], staticData={'lastId': 3}, description='d', versionCounter=4)
-    body = put_body(wf, [http_node(NEW)])
-    assert sorted(body) == ['connections', 'name', 'nodes', 'settings']
-    assert body['settings'] == {} and body['name'] == 'WF 1' and body['nodes'][0]['parameters']['url'] == NEW
-    restored = restore_body(wf)
-    assert sorted(restored) == ['connections', 'name', 'nodes', 'settings', 'staticData']
-    assert restored['staticData'] == {'lastId': 3} and restored['nodes'][0]['parameters']['url'] == OLD
-
-
 def test_diff_entry():
     plan = plan_workflow(workflow([http_node('https://u:pw@llm.example.com/api/generate?x=1'), http_node(OLD, name='B')]),
                          build_rules([{'from': 'https://u:pw@llm.example.com', 'to': 'http://n'},
@@ -406,26 +393,6 @@ def test_diff_entry():
     assert diff['before']['B'] == {'parameters.url': OLD} and diff['after']['B'] == {'parameters.url': NEW}
     assert diff['before']['Call LLM'] == {'parameters.url': 'https://u:********@llm.example.com/api/generate?x=1'}
     assert 'WF 1' in diff['before_header'] and 'wf1' in diff['before_header']
-
-
-def test_converter_hook_runs_after_the_url_rewrite(monkeypatch):
-    seen = []
-
-    def to_chat(node, change):
-        seen.append((node['parameters']['url'], change.after))
-        node['parameters']['jsonBody'] = '{"messages": []}'
-        return [rw.Change(node['name'], ('parameters', 'jsonBody'), '{}', '{"messages": []}')], \
-            [{'parameter': 'parameters.options', 'kind': 'mention', 'reason': 'check options'}]
-
-    monkeypatch.setitem(rw.CONVERTERS, 'openai_chat', to_chat)
-    rules = build_rules([{'from': OLD, 'to': 'http://gw/v1/chat/completions', 'convert': 'openai_chat'}])
-    node = http_node(OLD, jsonBody='{}')
-    new_node, changes, skipped = rewrite_node(node, rules)
-    assert seen == [('http://gw/v1/chat/completions', 'http://gw/v1/chat/completions')]
-    assert [rw.path_text(c.path) for c in changes] == ['parameters.url', 'parameters.jsonBody']
-    assert new_node['parameters']['jsonBody'] == '{"messages": []}' and node['parameters']['jsonBody'] == '{}'
-    assert skipped == [{'parameter': 'parameters.options', 'kind': 'mention', 'reason': 'check options',
-                        'node': 'Call LLM'}]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -546,7 +513,7 @@ FALLBACK_RULES = build_rules([
     {'from': OLD, 'to': GW, 'convert': 'openai_chat', 'fallback': NEW},
     {'from': CHAT, 'to': GW, 'convert': 'openai_chat'},
     {'from': NEW, 'to': GW, 'convert': 'openai_chat'},
-])
+], CONVERTERS)
 IMAGES = '{"model": "llava", "prompt": "x", "images": ["aGk="]}'
 
 
@@ -581,7 +548,7 @@ def test_phase_2_rules_of_the_role_are_accepted():
     for name, value in (('llm_gateway_domain', 'example.com'), ('llm_gateway_nginx_container', 'llama-nginx'),
                         ('_n8n_routing_litellm_url', GW)):
         text = text.replace('{{ %s }}' % name, value)
-    rules = build_rules(yaml.safe_load(text)['_n8n_routing_rewrites'][2])
+    rules = build_rules(yaml.safe_load(text)['_n8n_routing_rewrites'][2], CONVERTERS)
     assert [rule.fallback for rule in rules] == [NEW, 'http://llama-nginx/api/chat', None, None]
 
 
@@ -593,4 +560,4 @@ def test_phase_2_rules_of_the_role_are_accepted():
 ])
 def test_bad_fallback_is_refused(spec, words):
     with pytest.raises(RuleError, match=words):
-        build_rules([spec])
+        build_rules([spec], CONVERTERS)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit, unquote
 
 import pytest
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_restore import content_fingerprint
 from ansible_collections.local_ai.llm_gateway.plugins.modules import n8n_workflow_urls
 
 KEY = 'n8n_api_unit-test-secret-7f3a9c'
@@ -801,7 +802,7 @@ def test_the_journal_holds_the_versions_before_and_after_each_write(run_module, 
         journal = json.load(handle)
     assert journal == {'version': 1, 'workflows': {'a': {
         'id': 'a', 'name': 'WF a', 'version_before': before, 'version_after': fake.store['a']['versionId'],
-        'content_after': n8n_workflow_urls.content_fingerprint(fake.store['a']), 'backup': result['backups'][0]}}}
+        'content_after': content_fingerprint(fake.store['a']), 'backup': result['backups'][0]}}}
     assert before != fake.store['a']['versionId']
 
 

@@ -10,12 +10,13 @@ import re
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai import Context, parse_object_expression
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_body import parse_object_expression
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import Context, OpenAIChatConverter
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import build_rules, plan_nodes
 
 GEN = 'http://llama-nginx/api/generate'
 GW = 'http://llama-litellm:4000/v1/chat/completions'
-RULES = build_rules([{'from': GEN, 'to': GW, 'convert': 'openai_chat'}])
+RULES = build_rules([{'from': GEN, 'to': GW, 'convert': 'openai_chat'}], {'openai_chat': OpenAIChatConverter()})
 PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
