@@ -27,10 +27,20 @@ run_litellm() {
   "$LLM_GATEWAY_CACHE/venv/bin/python" bench/litellm_gateway.py --out bench/results/litellm_gateway.json "$@"
 }
 
+run_rerun() {
+  # A no-op re-run of site.yml on the demo, phase 1 then phase 2 (the demo stays up).
+  rm -f bench/results/noop_rerun.json
+  for phase in 1 2; do
+    LLM_GATEWAY_DEMO_PHASE=$phase tests/harness/demo.sh up >/dev/null
+    "$LLM_GATEWAY_CACHE/venv/bin/python" bench/noop_rerun.py --phase "$phase"
+  done
+}
+
 case "$only" in
-  all) run_route; run_n8n; run_litellm ;;
+  all) run_route; run_n8n; run_litellm; run_rerun ;;
   route) run_route ;;
   n8n) run_n8n ;;
   litellm) shift; run_litellm "$@" ;;
-  *) die "usage: $0 [all|route|n8n|litellm [ARGS...]]" ;;
+  rerun) run_rerun ;;
+  *) die "usage: $0 [all|route|n8n|litellm [ARGS...]|rerun]" ;;
 esac

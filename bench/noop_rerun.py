@@ -1,0 +1,85 @@
+"""No-op re-run benchmark: how long `playbooks/site.yml` takes on a converged host where nothing changes.
+
+Runs against the demo (inventory/local, `make demo` / `make demo PHASE=2` deploys it first): the playbook is
+run --runs times in a row for the phase the demo is in, each run must report changed=0, and the wall time of
+each run, their median and the slowest tasks (ansible.posix's profile_tasks callback, from the median run)
+are written as JSON. Goal: at most 8 s per phase on a warm host. Bounded: --runs runs of at most 600 s each.
+
+  bench/run.sh rerun          (phase 1 then phase 2, one JSON file)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOAL_SECONDS = 8.0
+TASK_LINE = re.compile(r'^(?P<task>.+?) -+ (?P<seconds>\d+\.\d+)s$')
+RECAP = re.compile(r'^(?P<host>\S+)\s+:\s+ok=(?P<ok>\d+)\s+changed=(?P<changed>\d+)\s+unreachable=(?P<unr>\d+)\s+'
+                   r'failed=(?P<failed>\d+)')
+
+
+def run_once(phase, inventory):
+    ansible = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
+    env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED='ansible.posix.profile_tasks',
+               PROFILE_TASKS_TASK_OUTPUT_LIMIT='15', PROFILE_TASKS_SORT_ORDER='descending',
+               ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
+               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.cache', 'collections'),
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
+    started = time.monotonic()
+    proc = subprocess.run([ansible, '-i', inventory, os.path.join(REPO, 'playbooks', 'site.yml'),
+                           '-e', 'llm_gateway_phase=%d' % phase], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=600, check=False)
+    seconds = time.monotonic() - started
+    lines = proc.stdout.splitlines()
+    recap = [m.groupdict() for m in (RECAP.match(line) for line in lines) if m]
+    if proc.returncode != 0 or not recap:
+        raise SystemExit('site.yml (phase %d) failed (rc %d):\n%s' % (phase, proc.returncode,
+                                                                     '\n'.join(lines[-30:]) + proc.stderr[-2000:]))
+    changed = sum(int(r['changed']) for r in recap)
+    tasks = []
+    for line in lines:
+        found = TASK_LINE.match(line.strip())
+        if found:
+            tasks.append({'task': found.group('task').strip(), 'seconds': float(found.group('seconds'))})
+    return {'seconds': round(seconds, 2), 'changed': changed, 'slowest_tasks': tasks}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--phase', type=int, choices=[1, 2], required=True)
+    ap.add_argument('--runs', type=int, default=3)
+    ap.add_argument('--inventory', default=os.path.join(REPO, 'inventory', 'local'))
+    ap.add_argument('--out', default=os.path.join(REPO, 'bench', 'results', 'noop_rerun.json'))
+    args = ap.parse_args()
+    runs = [run_once(args.phase, args.inventory) for dummy in range(max(1, min(args.runs, 10)))]
+    median = statistics.median(r['seconds'] for r in runs)
+    middle = sorted(runs, key=lambda r: r['seconds'])[len(runs) // 2]
+    result = {'phase': args.phase, 'runs_seconds': [r['seconds'] for r in runs], 'median_seconds': median,
+              'goal_seconds': GOAL_SECONDS, 'goal_met': median <= GOAL_SECONDS,
+              'changed': [r['changed'] for r in runs], 'slowest_tasks': middle['slowest_tasks']}
+    report = {}
+    if os.path.exists(args.out):
+        with open(args.out) as handle:
+            report = json.load(handle)
+    report['phase%d' % args.phase] = result
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, 'w') as handle:
+        json.dump(report, handle, indent=2)
+    print('phase %d no-op re-run: %s s (median %.1f s, goal %.0f s), changed %s' % (
+        args.phase, result['runs_seconds'], median, GOAL_SECONDS, result['changed']))
+    for task in middle['slowest_tasks'][:10]:
+        print('  %6.2f s  %s' % (task['seconds'], task['task']))
+    if any(result['changed']):
+        raise SystemExit('a re-run changed something: %s' % result['changed'])
+
+
+if __name__ == '__main__':
+    main()
