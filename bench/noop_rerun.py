@@ -41,8 +41,8 @@ def run_once(phase, inventory):
     lines = proc.stdout.splitlines()
     recap = [m.groupdict() for m in (RECAP.match(line) for line in lines) if m]
     if proc.returncode != 0 or not recap:
-        raise SystemExit('site.yml (phase %d) failed (rc %d):\n%s' % (phase, proc.returncode,
-                                                                     '\n'.join(lines[-30:]) + proc.stderr[-2000:]))
+        tail = '\n'.join(lines[-30:]) + proc.stderr[-2000:]
+        raise SystemExit('site.yml (phase %d) failed (rc %d):\n%s' % (phase, proc.returncode, tail))
     changed = sum(int(r['changed']) for r in recap)
     tasks = []
     for line in lines:
