@@ -14,14 +14,14 @@ import stat
 import pytest
 
 from conftest import free_port, run_module
-from n8n_corpus import NEW, OLD, Corpus, N8nApi, differences, expected_after, live_corpus, normalize, published_nodes
+from n8n_corpus import NEW, OLD, Corpus, differences, expected_after, live_corpus, normalize, published_nodes
 
 RULES = [{'from': OLD, 'to': NEW}]
 
 
 @pytest.fixture(scope='module')
 def corpus(n8n):
-    with live_corpus(Corpus, N8nApi(n8n.url, n8n.api_key, n8n.owner_email, n8n.owner_password), 'it') as built:
+    with live_corpus(Corpus, n8n.client(), 'it') as built:
         yield built
 
 
