@@ -65,9 +65,11 @@ def chain(*nodes):
 
 
 class Item(object):
-    """One corpus workflow and what the module must do with it: ``rewrites`` for URL moves, ``convert``
-    and ``reads`` for conversions (node name -> the exact parameters expected after the run; a converted
-    node also gets the credential), ``skips`` and ``refused`` for what it must leave alone."""
+    """One corpus workflow and what the module must do with it. URL moves: ``rewrites`` maps node name ->
+    URL expected after the run, ``skips`` the skipped kinds expected. Conversions: ``convert`` maps node
+    name -> the exact parameters expected after the run (the node also gets the credential); ``reads``
+    maps node name -> the exact parameters of a node that reads the answer; ``refused`` lists
+    (node name, reason) left alone, ``notes`` node name -> the notes expected."""
 
     def __init__(self, key, nodes_and_connections, rewrites=None, skips=(), convert=None, reads=None, refused=(),
                  notes=None, active=False, archived=False, draft=None, tags=False, settings=None, static_data=None,
