@@ -31,11 +31,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, 'tests', 'harness'))
+from n8n_client import N8nClient, N8nError  # noqa: E402  pylint: disable=wrong-import-position
 HARNESS = os.path.join(REPO, 'tests', 'harness', 'n8n.sh')
 COLLECTIONS = os.path.join(REPO, '.cache', 'collections')
 RESULTS = os.path.join(REPO, 'bench', 'results', 'n8n_workflow_urls.json')
@@ -43,48 +43,25 @@ OLD = 'https://llm.example.com/api/generate'
 NEW = 'http://llama-nginx/api/generate'
 OTHER = 'https://api.other.example/v1/items'
 MAX_WORKFLOWS = 20000
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def log(msg):
     print('[bench] %s' % msg, file=sys.stderr, flush=True)
 
 
-class Api(object):
-    def __init__(self, url, key):
-        host = urllib.parse.urlsplit(url).hostname
-        if host != '127.0.0.1':
-            raise SystemExit('refusing to contact %s: the benchmark only talks to 127.0.0.1' % host)
-        self.url = url.rstrip('/')
-        self.key = key
-        self.calls = {}
-
-    def call(self, method, path, body=None):
-        self.calls[method] = self.calls.get(method, 0) + 1
-        data = json.dumps(body).encode() if body is not None else None
-        headers = {'X-N8N-API-KEY': self.key, 'Accept': 'application/json'}
-        if data is not None:
-            headers['Content-Type'] = 'application/json'
-        req = urllib.request.Request(self.url + '/api/v1' + path, data=data, method=method, headers=headers)
-        try:
-            with OPENER.open(req, timeout=60) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            raise SystemExit('%s %s -> HTTP %s %s' % (method, path, exc.code, exc.read()[:300]))
-
-    def list_ids(self):
-        ids = []
-        cursor = None
-        for dummy in range(MAX_WORKFLOWS // 250 + 2):
-            query = {'limit': 250}
-            if cursor:
-                query['cursor'] = cursor
-            page = self.call('GET', '/workflows?' + urllib.parse.urlencode(query))
-            ids.extend(w['id'] for w in page['data'])
-            cursor = page.get('nextCursor')
-            if not cursor or not page['data']:
-                return ids
-        raise SystemExit('listing did not end')
+def list_ids(api):
+    ids = []
+    cursor = None
+    for dummy in range(MAX_WORKFLOWS // 250 + 2):
+        query = {'limit': 250}
+        if cursor:
+            query['cursor'] = cursor
+        page = api.call('GET', '/workflows?' + urllib.parse.urlencode(query))
+        ids.extend(w['id'] for w in page['data'])
+        cursor = page.get('nextCursor')
+        if not cursor or not page['data']:
+            return ids
+    raise SystemExit('listing did not end')
 
 
 def harness(*args):
@@ -177,7 +154,7 @@ def naive_pass(api, source, target):
     api.calls = {}
     started = time.monotonic()
     changed = 0
-    for wid in api.list_ids():
+    for wid in list_ids(api):
         wf = api.call('GET', '/workflows/%s' % wid)
         for node in wf['nodes']:
             url = node.get('parameters', {}).get('url')
@@ -209,7 +186,7 @@ def main():
     harness('reset', str(args.port))
     env = read_env(harness('up', str(args.port))[-1])
     try:
-        api = Api(env['N8N_URL'], env['N8N_API_KEY'])
+        api = N8nClient(env['N8N_URL'], env['N8N_API_KEY'])
         version = n8n_version()
         started = time.monotonic()
         old_count = create(api, args.workflows, args.share)
@@ -218,7 +195,7 @@ def main():
         overhead = ansible_overhead()
 
         with tempfile.TemporaryDirectory(prefix='n8n-bench-backups-') as backup_dir:
-            module_wall, result = run_module(api.url, api.key, [{'from': OLD, 'to': NEW}], backup_dir)
+            module_wall, result = run_module(api.url, api.api_key, [{'from': OLD, 'to': NEW}], backup_dir)
             backups = len(result['backups'])
         calls = result['api_calls']
         changed = len(result['changed_workflows'])
@@ -261,6 +238,8 @@ def main():
               % (ratio, total_calls, bound, total_calls <= bound))
         print('  results: %s' % RESULTS)
         return 0 if all(figures['goals'].values()) else 1
+    except N8nError as exc:
+        raise SystemExit(str(exc))
     finally:
         harness('down' if args.keep else 'reset', str(args.port))
 

@@ -11,23 +11,19 @@
 Progress goes to stderr; nothing is printed on stdout.
 """
 import argparse
-import json
 import os
 import re
 import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+
+from n8n_client import N8nClient, N8nError
 
 DEFAULT_EMAIL = "owner@llm-gateway.test"
 DEFAULT_PASSWORD = "LlmGateway-Test-Passw0rd"
 KEY_LABEL = "llm-gateway-test"
 # Values go into a KEY=VALUE file that is both sourced by shells and read as a docker env-file.
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9@._+:/=,!%^*-]+$")
-
-# 127.0.0.1 only: never through an http(s)_proxy from the environment.
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def log(msg):
@@ -37,43 +33,6 @@ def log(msg):
 def fail(msg):
     log(f"ERROR: {msg}")
     sys.exit(1)
-
-
-class Api:
-    def __init__(self, base):
-        self.base = base.rstrip("/")
-        self.cookie = None
-
-    def call(self, method, path, body=None, headers=None, timeout=20):
-        """-> (status, headers, parsed JSON or None, raw bytes). Connection errors raise OSError."""
-        data = None
-        hdrs = {"Accept": "application/json"}
-        if body is not None:
-            data = json.dumps(body).encode()
-            hdrs["Content-Type"] = "application/json"
-        if self.cookie:
-            hdrs["Cookie"] = self.cookie
-        hdrs.update(headers or {})
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers=hdrs)
-        try:
-            resp = OPENER.open(req, timeout=timeout)
-        except urllib.error.HTTPError as e:
-            resp = e
-        with resp:
-            raw = resp.read()
-            status, rh = resp.status, resp.headers
-        # Keep the session cookie ourselves (a cookie jar drops it over http if it is "Secure").
-        for value in rh.get_all("Set-Cookie") or []:
-            m = re.match(r"\s*(n8n-auth=[^;]*)", value)
-            if m:
-                self.cookie = m.group(1)
-        parsed = None
-        if "json" in (rh.get("Content-Type") or ""):
-            try:
-                parsed = json.loads(raw)
-            except ValueError:
-                pass
-        return status, rh, parsed, raw
 
 
 def pid_alive(pid):
@@ -89,25 +48,21 @@ def wait_ready(api, timeout, pid):
     last = "no answer"
     while True:
         try:
-            status, dummy, data, raw = api.call("GET", "/rest/settings", timeout=5)
-            if status == 200 and isinstance(data, dict) and isinstance(data.get("data"), dict):
-                return data["data"]
-            last = f"HTTP {status}: {raw[:60]!r}"
+            resp = api.request("GET", "/rest/settings", timeout=5)
+            if resp.status == 200 and isinstance(resp.data, dict) and isinstance(resp.data.get("data"), dict):
+                return resp.data["data"]
+            last = f"HTTP {resp.status}: {resp.raw[:60]!r}"
         except OSError as e:
             last = str(e)
         if pid and not pid_alive(pid):
             fail(f"n8n (pid {pid}) exited before its API came up ({last})")
         if time.monotonic() >= deadline:
-            fail(f"no JSON from {api.base}/rest/settings after {timeout} s (last: {last})")
+            fail(f"no JSON from {api.url}/rest/settings after {timeout} s (last: {last})")
         time.sleep(0.5)
 
 
 def key_works(api, key):
-    try:
-        status, dummy, dummy, dummy = api.call("GET", "/api/v1/workflows?limit=1", headers={"X-N8N-API-KEY": key})
-    except OSError:
-        return False
-    return status == 200
+    return N8nClient(api.url, api_key=key, timeout=api.timeout).key_works()
 
 
 def read_env(path):
@@ -140,21 +95,14 @@ def write_env(path, values):
 
 def login(api, email, password, budget=90):
     """POST /rest/login; waits out 429s (5 logins per minute per email) within budget seconds."""
-    deadline = time.monotonic() + budget
-    while True:
-        status, rh, data, raw = api.call(
-            "POST", "/rest/login", {"emailOrLdapLoginId": email, "password": password})
-        if status == 200 and api.cookie:
-            return
-        if status == 429 and time.monotonic() < deadline:
-            wait = min(max(int(rh.get("Retry-After") or 10), 1), 30)
-            log(f"login rate-limited, retrying in {wait} s")
-            time.sleep(wait)
-            continue
-        if status == 401:
+    try:
+        api.login(email, password, budget, on_wait=lambda wait: log(f"login rate-limited, retrying in {wait} s"))
+    except N8nError as exc:
+        raw = exc.response.raw
+        if exc.status == 401:
             fail(f"login as {email} refused (401). The data folder was set up with other owner "
                  f"credentials; `n8n.sh reset PORT` starts over. {raw[:200]!r}")
-        fail(f"login failed: HTTP {status} {raw[:300]!r}")
+        fail(f"login failed: HTTP {exc.status} {raw[:300]!r}")
 
 
 def own_api_keys(api, label):
@@ -167,10 +115,10 @@ def own_api_keys(api, label):
     keys, skip = [], 0
     while True:
         query = urllib.parse.urlencode({"ownership": "mine", "label": label, "take": 250, "skip": skip})
-        status, dummy, data, raw = api.call("GET", f"/rest/api-keys?{query}")
-        body = data.get("data") if isinstance(data, dict) else None
-        if status != 200 or body is None:
-            fail(f"GET /rest/api-keys: HTTP {status} {raw[:300]!r}")
+        resp = api.request("GET", f"/rest/api-keys?{query}")
+        body = resp.data.get("data") if isinstance(resp.data, dict) else None
+        if resp.status != 200 or body is None:
+            fail(f"GET /rest/api-keys: HTTP {resp.status} {resp.raw[:300]!r}")
         if isinstance(body, list):  # old format: no paging, query ignored
             return body
         items = body.get("items") or []
@@ -189,7 +137,7 @@ def main():
     ap.add_argument("--label", default=KEY_LABEL, help="API key label")
     args = ap.parse_args()
 
-    api = Api(args.url)
+    api = N8nClient(args.url, timeout=20)
     t0 = time.monotonic()
     settings = wait_ready(api, args.timeout, args.pid)
     log(f"API answers after {time.monotonic() - t0:.1f} s")
@@ -204,7 +152,7 @@ def main():
 
     def done(key, how):
         write_env(args.env_file, {
-            "N8N_URL": api.base,
+            "N8N_URL": api.url,
             "N8N_API_KEY": key,
             "N8N_OWNER_EMAIL": email,
             "N8N_OWNER_PASSWORD": password,
@@ -218,10 +166,10 @@ def main():
     um = settings.get("userManagement") or {}
     if um.get("showSetupOnFirstLoad"):
         log(f"fresh instance: creating owner {email}")
-        status, dummy, dummy, raw = api.call("POST", "/rest/owner/setup", {
+        resp = api.request("POST", "/rest/owner/setup", {
             "email": email, "firstName": "Test", "lastName": "Owner", "password": password})
-        if status != 200:
-            fail(f"owner setup failed: HTTP {status} {raw[:300]!r}")
+        if resp.status != 200:
+            fail(f"owner setup failed: HTTP {resp.status} {resp.raw[:300]!r}")
         if not api.cookie:  # not expected: setup answers with the session cookie
             login(api, email, password)
     else:
@@ -232,20 +180,21 @@ def main():
     for k in own_api_keys(api, args.label):
         if k.get("label") == args.label:
             log(f"deleting the old API key {k.get('id')} labelled {args.label!r}")
-            status, dummy, dummy, raw = api.call("DELETE", f"/rest/api-keys/{k['id']}")
-            if status != 200:
-                fail(f"DELETE /rest/api-keys/{k['id']}: HTTP {status} {raw[:300]!r}")
+            resp = api.request("DELETE", f"/rest/api-keys/{k['id']}")
+            if resp.status != 200:
+                fail(f"DELETE /rest/api-keys/{k['id']}: HTTP {resp.status} {resp.raw[:300]!r}")
 
-    status, dummy, data, raw = api.call("GET", "/rest/api-keys/scopes")
-    scopes = data.get("data") if isinstance(data, dict) else data
-    if status != 200 or not isinstance(scopes, list) or not scopes:
-        fail(f"GET /rest/api-keys/scopes: HTTP {status} {raw[:300]!r}")
+    resp = api.request("GET", "/rest/api-keys/scopes")
+    scopes = resp.data.get("data") if isinstance(resp.data, dict) else resp.data
+    if resp.status != 200 or not isinstance(scopes, list) or not scopes:
+        fail(f"GET /rest/api-keys/scopes: HTTP {resp.status} {resp.raw[:300]!r}")
 
-    status, dummy, data, raw = api.call("POST", "/rest/api-keys", {
+    resp = api.request("POST", "/rest/api-keys", {
         "label": args.label, "scopes": scopes, "expiresAt": None})
+    data = resp.data
     key = ((data or {}).get("data") or {}).get("rawApiKey") if isinstance(data, dict) else None
-    if status != 200 or not key:
-        fail(f"POST /rest/api-keys: HTTP {status} {raw[:300]!r}")
+    if resp.status != 200 or not key:
+        fail(f"POST /rest/api-keys: HTTP {resp.status} {resp.raw[:300]!r}")
     if not key_works(api, key):
         fail("the new API key is refused by GET /api/v1/workflows?limit=1")
     done(key, f"created API key {args.label!r} with {len(scopes)} scopes")

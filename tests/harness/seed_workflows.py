@@ -15,22 +15,10 @@ N8N_API_KEY comes from the environment. stdlib only; 127.0.0.1 only.
 """
 
 import argparse
-import json
 import os
 import sys
-import urllib.error
-import urllib.request
 
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def call(base, key, method, path, payload=None):
-    data = json.dumps(payload).encode() if payload is not None else None
-    req = urllib.request.Request(base + path, data=data, method=method,
-                                 headers={'X-N8N-API-KEY': key, 'Content-Type': 'application/json'})
-    with OPENER.open(req, timeout=30) as resp:
-        body = resp.read()
-    return json.loads(body) if body else None
+from n8n_client import N8nClient
 
 
 def llm_webhook(domain):
@@ -81,12 +69,12 @@ def llm_chain(credential):
     }
 
 
-def ollama_credential(base, key, domain):
+def ollama_credential(api, domain):
     """The ollamaApi credential "Ollama public" (by name, created once)."""
-    for cred in call(base, key, 'GET', '/api/v1/credentials?limit=250')['data']:
+    for cred in api.call('GET', '/credentials?limit=250')['data']:
         if cred['name'] == 'Ollama public' and cred['type'] == 'ollamaApi':
             return cred
-    return call(base, key, 'POST', '/api/v1/credentials', {
+    return api.call('POST', '/credentials', {
         'name': 'Ollama public', 'type': 'ollamaApi', 'data': {'baseUrl': 'https://llm.%s' % domain}})
 
 
@@ -105,31 +93,27 @@ def main():
     ap.add_argument('--domain', required=True)
     ap.add_argument('--history', action='store_true', help='also a credential and an execution')
     args = ap.parse_args()
-    key = os.environ['N8N_API_KEY']
-    existing = {w['name']: w for w in call(args.url, key, 'GET', '/api/v1/workflows?limit=250')['data']}
-    chain_body = llm_chain(ollama_credential(args.url, key, args.domain))
+    api = N8nClient(args.url, os.environ['N8N_API_KEY'], timeout=30)
+    existing = {w['name']: w for w in api.call('GET', '/workflows?limit=250')['data']}
+    chain_body = llm_chain(ollama_credential(api, args.domain))
     for body, activate in ((llm_webhook(args.domain), True), (chain_body, True), (keep_me(), False)):
-        wf = existing.get(body['name']) or call(args.url, key, 'POST', '/api/v1/workflows', body)
+        wf = existing.get(body['name']) or api.call('POST', '/workflows', body)
         if activate and not wf.get('active'):
-            call(args.url, key, 'POST', '/api/v1/workflows/%s/activate' % wf['id'])
+            api.call('POST', '/workflows/%s/activate' % wf['id'])
         print('seeded workflow %s (%s)' % (body['name'], wf['id']), file=sys.stderr)
     if args.history:
-        seed_history(args.url, key)
+        seed_history(api)
 
 
-def seed_history(base, key):
-    names = [c['name'] for c in call(base, key, 'GET', '/api/v1/credentials?limit=250')['data']]
+def seed_history(api):
+    names = [c['name'] for c in api.call('GET', '/credentials?limit=250')['data']]
     if 'Starter secret' not in names:
-        call(base, key, 'POST', '/api/v1/credentials', {
+        api.call('POST', '/credentials', {
             'name': 'Starter secret', 'type': 'httpHeaderAuth',
             'data': {'name': 'X-Token', 'value': 'starter-secret-value'}})
-    if not call(base, key, 'GET', '/api/v1/executions?limit=1')['data']:
-        req = urllib.request.Request(base + '/webhook/llm-ask', data=b'{"prompt": "before the move"}', method='POST',
-                                     headers={'Content-Type': 'application/json'})
-        try:
-            OPENER.open(req, timeout=60).read()
-        except urllib.error.HTTPError:
-            pass  # the public URL does not resolve here: an execution in error, as expected
+    if not api.call('GET', '/executions?limit=1')['data']:
+        # Any answer will do: the public URL does not resolve here, an execution in error, as expected.
+        api.request('POST', '/webhook/llm-ask', {'prompt': 'before the move'}, timeout=60)
     print('seeded a credential and an execution', file=sys.stderr)
 
 

@@ -13,6 +13,8 @@ import urllib.request
 
 import pytest
 
+from n8n_client import N8nClient
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STANDIN = os.path.join(REPO, 'tests', 'ollama_standin', 'ollama_standin.py')
 COLLECTIONS = os.path.join(REPO, '.cache', 'collections')
@@ -128,6 +130,11 @@ class N8nInstance:
         self.owner_email = values.get('N8N_OWNER_EMAIL')
         self.owner_password = values.get('N8N_OWNER_PASSWORD')
 
+    def client(self):
+        """A client of its own (its own owner session, logged in on the first internal REST call);
+        public API calls answered 409 are retried 5 times."""
+        return N8nClient(self.url, self.api_key, self.owner_email, self.owner_password, retries_on_409=5)
+
 
 def n8n_env_file(port=N8N_PORT):
     run = os.environ.get('LLM_GATEWAY_RUN') or '/var/tmp/llm_gateway_test/run'
@@ -151,12 +158,11 @@ def n8n():
     if missing:
         pytest.fail('n8n env file %s lacks %s; %s' % (path, ', '.join(missing), hint))
     instance = N8nInstance(path, values)
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    req = urllib.request.Request(instance.url + '/api/v1/workflows?limit=1',
-                                 headers={'X-N8N-API-KEY': instance.api_key, 'Accept': 'application/json'})
     try:
-        with opener.open(req, timeout=10) as resp:
-            json.loads(resp.read())
-    except (OSError, ValueError) as exc:
-        pytest.fail('n8n at %s does not answer its public API (%s); %s' % (instance.url, exc, hint))
+        resp = instance.client().request('GET', '/api/v1/workflows?limit=1', timeout=10)
+        why = None if resp.status == 200 and resp.data is not None else 'HTTP %s %r' % (resp.status, resp.raw[:200])
+    except OSError as exc:
+        why = exc
+    if why:
+        pytest.fail('n8n at %s does not answer its public API (%s); %s' % (instance.url, why, hint))
     return instance

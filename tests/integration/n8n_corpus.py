@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
-import re
 import time
-import urllib.error
-import urllib.request
 import uuid
+
+from n8n_client import N8nError
 
 OLD = 'https://llm.example.com/api/generate'
 NEW = 'http://llama-nginx/api/generate'
@@ -28,99 +26,6 @@ OLD_HOST = 'https://llm.example.com'
 VOLATILE = ('updatedAt', 'versionId', 'activeVersionId', 'versionCounter', 'triggerCount', 'activeVersion')
 VOLATILE_VERSION = ('versionId', 'createdAt', 'updatedAt', 'authors', 'name', 'description', 'autosaved',
                     'workflowPublishHistory')
-
-# 127.0.0.1 only: never through a proxy from the environment.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-class ApiFailure(AssertionError):
-    pass
-
-
-class N8nApi(object):
-    """A tiny client for the public API (key) and the internal REST API (owner cookie)."""
-
-    def __init__(self, url, api_key, email=None, password=None):
-        self.url = url.rstrip('/')
-        self.api_key = api_key
-        self.email = email
-        self.password = password
-        self._cookie = None
-
-    def raw(self, method, path, body=None, key=True, cookie=None, timeout=60):
-        headers = {'Accept': 'application/json'}
-        if key:
-            headers['X-N8N-API-KEY'] = self.api_key
-        if cookie:
-            headers['Cookie'] = cookie
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers['Content-Type'] = 'application/json'
-        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
-        try:
-            resp = _OPENER.open(req, timeout=timeout)
-        except urllib.error.HTTPError as exc:
-            resp = exc
-        with resp:
-            raw = resp.read()
-            status, resp_headers = resp.status, resp.headers
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = raw
-        return status, parsed, resp_headers
-
-    def call(self, method, path, body=None, ok=(200, 201), retries_on_409=5):
-        for attempt in range(retries_on_409 + 1):
-            status, parsed, dummy = self.raw(method, '/api/v1' + path, body)
-            if status == 409 and attempt < retries_on_409:
-                time.sleep(0.5)
-                continue
-            if status not in ok:
-                raise ApiFailure('%s /api/v1%s -> HTTP %s %r' % (method, path, status, parsed))
-            return parsed
-        raise ApiFailure('unreachable')
-
-    # internal REST (editor) calls ---------------------------------------------------------------
-    def cookie(self):
-        if self._cookie:
-            return self._cookie
-        deadline = time.monotonic() + 90
-        while True:
-            status, parsed, headers = self.raw('POST', '/rest/login', {'emailOrLdapLoginId': self.email,
-                                                                       'password': self.password}, key=False)
-            if status == 200:
-                for value in headers.get_all('Set-Cookie') or []:
-                    found = re.match(r'\s*(n8n-auth=[^;]*)', value)
-                    if found:
-                        self._cookie = found.group(1)
-                        return self._cookie
-                raise ApiFailure('login answered 200 without the n8n-auth cookie')
-            if status == 429 and time.monotonic() < deadline:
-                time.sleep(min(max(int(headers.get('Retry-After') or 10), 1), 30))
-                continue
-            raise ApiFailure('POST /rest/login -> HTTP %s %r' % (status, parsed))
-
-    def rest_patch(self, workflow_id, changes):
-        """An editor-style save (PATCH /rest/workflows/{id} with the current versionId): no publishing."""
-        status, parsed, dummy = self.raw('GET', '/rest/workflows/%s' % workflow_id, key=False, cookie=self.cookie())
-        if status != 200:
-            raise ApiFailure('GET /rest/workflows/%s -> HTTP %s %r' % (workflow_id, status, parsed))
-        current = parsed['data']
-        body = dict(changes, versionId=current['versionId'])
-        status, parsed, dummy = self.raw('PATCH', '/rest/workflows/%s' % workflow_id, body, key=False,
-                                         cookie=self.cookie())
-        if status != 200:
-            raise ApiFailure('PATCH /rest/workflows/%s -> HTTP %s %r' % (workflow_id, status, parsed))
-        return parsed['data']
-
-    # public API helpers -------------------------------------------------------------------------
-    def get(self, workflow_id):
-        return self.call('GET', '/workflows/%s' % workflow_id)
-
-    def snapshot(self, ids):
-        return dict((wid, self.get(wid)) for wid in ids)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,15 +65,24 @@ def chain(*nodes):
 
 
 class Item(object):
-    """One corpus workflow and what the module must do with it."""
+    """One corpus workflow and what the module must do with it. URL moves: ``rewrites`` maps node name ->
+    URL expected after the run, ``skips`` the skipped kinds expected. Conversions: ``convert`` maps node
+    name -> the exact parameters expected after the run (the node also gets the credential); ``reads``
+    maps node name -> the exact parameters of a node that reads the answer; ``refused`` lists
+    (node name, reason) left alone, ``notes`` node name -> the notes expected."""
 
-    def __init__(self, key, nodes, connections=None, rewrites=None, skips=(), active=False, archived=False,
-                 draft=None, tags=False, settings=None, static_data=None, pin_data=None, patch=None):
+    def __init__(self, key, nodes_and_connections, rewrites=None, skips=(), convert=None, reads=None, refused=(),
+                 notes=None, active=False, archived=False, draft=None, tags=False, settings=None, static_data=None,
+                 pin_data=None, patch=None):
         self.key = key
-        self.nodes = nodes
+        self.nodes, connections = nodes_and_connections
         self.connections = connections or {}
         self.rewrites = dict(rewrites or {})     # node name -> URL expected after the run
         self.skips = set(skips)                  # skipped kinds expected for this workflow
+        self.convert = convert or {}
+        self.reads = reads or {}
+        self.refused = list(refused)
+        self.notes = notes or {}
         self.active = active
         self.archived = archived
         self.draft = draft                       # callable(nodes) -> draft nodes (saved, not published)
@@ -182,7 +96,7 @@ class Item(object):
 
     @property
     def changes(self):
-        return bool(self.rewrites)
+        return bool(self.rewrites or self.convert)
 
 
 def corpus_items(prefix):
@@ -193,8 +107,7 @@ def corpus_items(prefix):
         return webhook('%s-%s' % (prefix, key))
 
     def add(key, nodes_and_connections, **kwargs):
-        nodes, connections = nodes_and_connections
-        items.append(Item(key, nodes, connections, **kwargs))
+        items.append(Item(key, nodes_and_connections, **kwargs))
 
     # HTTP Request node versions and body shapes
     add('v1-json-body', chain(manual(), http('LLM v1', OLD, version=1, requestMethod='POST', jsonParameters=True,
@@ -295,13 +208,27 @@ def corpus_items(prefix):
 
 
 class Corpus(object):
-    """Creates the corpus in n8n, and removes everything it created."""
+    """Creates a corpus in n8n, and removes everything it created.
+
+    The items come from ``make_items(prefix)``; a node's credential given as one of the placeholders of
+    ``credential_specs`` (placeholder -> (name after the prefix, type, data)) is created first and referred
+    to instead. With ``credential_suffix``, the credential ``<prefix> <suffix>`` (made by the module under
+    test) is deleted at the end too. A tag ``<prefix>-llm`` is created when an item wants it.
+    """
+
+    make_items = staticmethod(corpus_items)
+    credential_specs = {
+        '__HEADER_CREDENTIAL__': ('header', 'httpHeaderAuth', {'name': 'Authorization', 'value': 'Bearer not-a-secret'}),
+        '__OLLAMA_CREDENTIAL__': ('ollama', 'ollamaApi', {'baseUrl': OLD_HOST}),
+    }
+    credential_suffix = None
 
     def __init__(self, api, prefix):
         self.api = api
         self.prefix = prefix
         self.tag = prefix + '-llm'
-        self.items = corpus_items(prefix)
+        self.credential_name = '%s %s' % (prefix, self.credential_suffix) if self.credential_suffix else None
+        self.items = self.make_items(prefix)
         self.created = []
         self.credentials = []
         self.tag_ids = []
@@ -313,32 +240,42 @@ class Corpus(object):
     def by_key(self, key):
         return [item for item in self.items if item.key == key][0]
 
+    def create(self, name, nodes, connections, active=False, settings=None, **extra):
+        """POST one workflow (``extra``: more body keys), activated when ``active``; returns its id."""
+        body = dict(extra, name=name, nodes=nodes, connections=connections,
+                    settings=settings or {'executionOrder': 'v1'})
+        created = self.api.call('POST', '/workflows', body)
+        self.created.append(created['id'])
+        if active:
+            self.api.call('POST', '/workflows/%s/activate' % created['id'])
+        return created['id']
+
     def build(self):
         api = self.api
-        header = api.call('POST', '/credentials', {'name': self.prefix + ' header', 'type': 'httpHeaderAuth',
-                                                   'data': {'name': 'Authorization', 'value': 'Bearer not-a-secret'}})
-        ollama = api.call('POST', '/credentials', {'name': self.prefix + ' ollama', 'type': 'ollamaApi',
-                                                   'data': {'baseUrl': OLD_HOST}})
-        self.credentials = [header['id'], ollama['id']]
-        refs = {'__HEADER_CREDENTIAL__': {'id': header['id'], 'name': header['name']},
-                '__OLLAMA_CREDENTIAL__': {'id': ollama['id'], 'name': ollama['name']}}
-        tag = api.call('POST', '/tags', {'name': self.tag})
-        self.tag_ids.append(tag['id'])
+        refs = {}
+        for placeholder, (name, cred_type, data) in self.credential_specs.items():
+            made = api.call('POST', '/credentials', {'name': '%s %s' % (self.prefix, name), 'type': cred_type,
+                                                     'data': data})
+            self.credentials.append(made['id'])
+            refs[placeholder] = {'id': made['id'], 'name': made['name']}
+        tag = None
+        if any(item.tags for item in self.items):
+            tag = api.call('POST', '/tags', {'name': self.tag})
+            self.tag_ids.append(tag['id'])
         for item in self.items:
             nodes = copy.deepcopy(item.nodes)
             for entry in nodes:
                 for cred_type, ref in list((entry.get('credentials') or {}).items()):
-                    entry['credentials'][cred_type] = refs.get(ref, ref)
+                    if isinstance(ref, str):
+                        entry['credentials'][cred_type] = refs.get(ref, ref)
             item.nodes = nodes
             item.name = '%s %s' % (self.prefix, item.key)
-            body = {'name': item.name, 'nodes': nodes, 'connections': item.connections, 'settings': item.settings}
+            extra = {}
             if item.static_data is not None:
-                body['staticData'] = item.static_data
+                extra['staticData'] = item.static_data
             if item.pin_data is not None:
-                body['pinData'] = item.pin_data
-            created = api.call('POST', '/workflows', body)
-            item.id = created['id']
-            self.created.append(item.id)
+                extra['pinData'] = item.pin_data
+            item.id = self.create(item.name, nodes, item.connections, settings=item.settings, **extra)
             if item.tags:
                 api.call('PUT', '/workflows/%s/tags' % item.id, [{'id': tag['id']}])
             if item.patch and 'settings' in item.patch:
@@ -372,35 +309,46 @@ class Corpus(object):
             if item.patch and 'node_extra' in item.patch:
                 assert any('extendsCredential' in n for n in wf['nodes']), item.key
 
+    def our_credentials(self):
+        """The credentials named ``credential_name`` (made by the module under test)."""
+        if not self.credential_name:
+            return []
+        return [c for c in self.api.call('GET', '/credentials?limit=250')['data'] if c['name'] == self.credential_name]
+
     def cleanup(self):
+        """Delete every workflow, credential and tag created; returns the errors. A workflow is tried up to
+        10 times, 0.5 s apart (n8n restarting?); one already gone counts as deleted."""
         errors = []
         for wid in self.created:
-            try:
-                self._remove(wid)
-            except (ApiFailure, OSError) as exc:
-                time.sleep(2)       # n8n restarting? one more try
+            last = None
+            for dummy in range(10):
                 try:
-                    self._remove(wid)
-                except (ApiFailure, OSError) as exc2:
-                    errors.append('%s / %s' % (exc, exc2))
-        for cid in self.credentials:
-            try:
-                self.api.call('DELETE', '/credentials/%s' % cid)
-            except (ApiFailure, OSError) as exc:
-                errors.append(str(exc))
-        for tid in self.tag_ids:
-            try:
-                self.api.call('DELETE', '/tags/%s' % tid)
-            except (ApiFailure, OSError) as exc:
-                errors.append(str(exc))
+                    if self.api.request('GET', '/api/v1/workflows/%s' % wid).status == 404:
+                        break
+                    self.api.request('POST', '/api/v1/workflows/%s/deactivate' % wid)
+                    resp = self.api.request('DELETE', '/api/v1/workflows/%s' % wid)
+                    if resp.status == 200:
+                        break
+                    last = 'HTTP %s %r' % (resp.status, resp.data if resp.data is not None else resp.raw[:300])
+                except OSError as exc:
+                    last = str(exc)
+                time.sleep(0.5)
+            else:
+                errors.append('workflow %s: %s' % (wid, last))
+        try:
+            self.credentials += [c['id'] for c in self.our_credentials()]
+        except (N8nError, OSError) as exc:
+            errors.append('listing the credentials: %s' % exc)
+        for kind, ids in (('credentials', self.credentials), ('tags', self.tag_ids)):
+            for oid in sorted(set(ids), key=ids.index):
+                try:
+                    resp = self.api.request('DELETE', '/api/v1/%s/%s' % (kind, oid))
+                except OSError as exc:
+                    errors.append('%s %s: %s' % (kind, oid, exc))
+                    continue
+                if resp.status not in (200, 404):
+                    errors.append('%s %s: HTTP %s %r' % (kind, oid, resp.status, resp.data))
         return errors
-
-    def _remove(self, wid):
-        status, dummy, dummy2 = self.api.raw('GET', '/api/v1/workflows/%s' % wid)
-        if status == 404:
-            return
-        self.api.call('POST', '/workflows/%s/deactivate' % wid)
-        self.api.call('DELETE', '/workflows/%s' % wid)
 
 
 # ---------------------------------------------------------------------------------------------

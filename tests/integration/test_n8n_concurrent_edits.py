@@ -19,12 +19,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from conftest import free_port, run_module
-from n8n_corpus import N8nApi, chain, http, manual
+from n8n_client import OPENER
+from n8n_corpus import chain, http, manual
 
 OLD = 'https://llm.example.com/api/generate'
 NEW = 'http://llama-nginx/api/generate'
 RULES = [{'from': OLD, 'to': NEW}]
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class EditingProxy(object):
@@ -49,7 +49,7 @@ class EditingProxy(object):
                 req = urllib.request.Request(proxy.upstream + self.path, data=body, method=self.command,
                                              headers=headers)
                 try:
-                    resp = _DIRECT.open(req, timeout=60)
+                    resp = OPENER.open(req, timeout=60)
                 except urllib.error.HTTPError as exc:
                     resp = exc
                 with resp:
@@ -93,7 +93,7 @@ def node_url(workflow, name='Ask Ollama'):
 
 @pytest.fixture
 def live(n8n):
-    api = N8nApi(n8n.url, n8n.api_key)
+    api = n8n.client()
     prefix = 'occ-%s' % uuid.uuid4().hex[:8]
     ids = {}
     try:
@@ -105,7 +105,7 @@ def live(n8n):
         yield api, ids
     finally:
         for wid in ids.values():
-            api.raw('DELETE', '/api/v1/workflows/%s' % wid)
+            api.request('DELETE', '/api/v1/workflows/%s' % wid)
 
 
 def test_edits_during_the_run_are_kept_and_the_rollback_leaves_later_edits_alone(n8n, live, tmp_path):

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from conftest import run_module
-from n8n_corpus import N8nApi, manual, node
+from n8n_corpus import manual, node
 
 OLD = 'https://llm.example.com/api/generate'
 NEW = 'http://llama-nginx/api/generate'
@@ -18,7 +18,7 @@ NEW = 'http://llama-nginx/api/generate'
 
 @pytest.fixture
 def live(n8n):
-    api = N8nApi(n8n.url, n8n.api_key)
+    api = n8n.client()
     prefix = 'mv-%s' % uuid.uuid4().hex[:8]
     old = api.call('POST', '/credentials', {'name': prefix + ' Ollama public', 'type': 'ollamaApi',
                                             'data': {'baseUrl': 'https://llm.example.com'}})
@@ -37,10 +37,10 @@ def live(n8n):
     try:
         yield state
     finally:
-        api.raw('DELETE', '/api/v1/workflows/%s' % created['id'])
+        api.request('DELETE', '/api/v1/workflows/%s' % created['id'])
         for cred in api.call('GET', '/credentials?limit=250')['data']:
             if cred['name'].startswith(prefix):
-                api.raw('DELETE', '/api/v1/credentials/%s' % cred['id'])
+                api.request('DELETE', '/api/v1/credentials/%s' % cred['id'])
 
 
 def model_credential(workflow):

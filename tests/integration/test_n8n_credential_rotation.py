@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from conftest import run_module
-from n8n_corpus import N8nApi, chain, http, manual
+from n8n_corpus import chain, http, manual
 
 GEN = 'http://llama-nginx/api/generate'
 GW = 'http://llama-litellm:4000/v1/chat/completions'
@@ -25,7 +25,7 @@ BODY = '={{ JSON.stringify({model: "llama3", prompt: $json.prompt, stream: false
 
 @pytest.fixture
 def live(n8n):
-    api = N8nApi(n8n.url, n8n.api_key)
+    api = n8n.client()
     prefix = 'rot-%s' % uuid.uuid4().hex[:8]
     nodes, connections = chain(manual(), http('Ask Ollama', GEN, method='POST', sendBody=True, specifyBody='json',
                                               jsonBody=BODY, options={}))
@@ -35,9 +35,9 @@ def live(n8n):
     try:
         yield state
     finally:
-        api.raw('DELETE', '/api/v1/workflows/%s' % created['id'])
+        api.request('DELETE', '/api/v1/workflows/%s' % created['id'])
         for cred in ours(api, state['credential']):
-            api.raw('DELETE', '/api/v1/credentials/%s' % cred['id'])
+            api.request('DELETE', '/api/v1/credentials/%s' % cred['id'])
 
 
 def ours(api, name):

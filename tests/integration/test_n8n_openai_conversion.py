@@ -16,14 +16,13 @@ from __future__ import annotations
 import copy
 import json
 import time
-import urllib.error
-import urllib.request
 import uuid
 
 import pytest
 
+import n8n_corpus
 from conftest import http_json, run_module
-from n8n_corpus import N8nApi, chain, differences, http, live_corpus, manual, node, normalize, published_nodes, webhook
+from n8n_corpus import Item, chain, differences, http, live_corpus, manual, node, normalize, published_nodes, webhook
 
 GEN = 'http://llama-nginx/api/generate'
 CHAT = 'http://llama-nginx/api/chat'
@@ -36,7 +35,6 @@ SECRET = 'Bearer sk-it-litellm-%s' % uuid.uuid4().hex
 CONTENT = '$json.choices[0].message.content'
 STREAM_NOTE = ('stream was not set (Ollama then streams); the converted request sets stream: false, so n8n gets one '
                'JSON answer')
-OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def set_node(name, value, field='answer'):
@@ -68,27 +66,6 @@ def header_auth(version):
     if version < 2:
         return {'authentication': 'headerAuth'}
     return {'authentication': 'genericCredentialType', 'genericAuthType': 'httpHeaderAuth'}
-
-
-class Item(object):
-    """One workflow: ``convert`` maps node name -> the exact parameters expected after the run (the node also
-    gets the credential); ``reads`` maps node name -> the exact parameters of a node that reads the answer."""
-
-    def __init__(self, key, nodes_and_connections, convert=None, reads=None, refused=(), active=False,
-                 notes=None):
-        self.key = key
-        self.nodes, self.connections = nodes_and_connections
-        self.convert = convert or {}
-        self.reads = reads or {}
-        self.refused = list(refused)
-        self.active = active
-        self.notes = notes or {}
-        self.id = None
-        self.name = None
-
-    @property
-    def changes(self):
-        return bool(self.convert)
 
 
 def corpus_items(prefix):
@@ -216,71 +193,18 @@ def corpus_items(prefix):
     return items
 
 
-class Corpus(object):
-    def __init__(self, api, prefix):
-        self.api = api
-        self.prefix = prefix
-        self.credential_name = prefix + ' LiteLLM'
-        self.items = corpus_items(prefix)
-        self.created = []
-        self.credentials = []
+class Corpus(n8n_corpus.Corpus):
+    """The conversion corpus; the credential ``<prefix> LiteLLM`` that the module creates is deleted too."""
 
-    @property
-    def ids(self):
-        return [item.id for item in self.items]
-
-    def by_key(self, key):
-        return [item for item in self.items if item.key == key][0]
-
-    def create(self, name, nodes, connections, active=False):
-        created = self.api.call('POST', '/workflows', {'name': name, 'nodes': nodes, 'connections': connections,
-                                                       'settings': {'executionOrder': 'v1'}})
-        self.created.append(created['id'])
-        if active:
-            self.api.call('POST', '/workflows/%s/activate' % created['id'])
-        return created['id']
-
-    def build(self):
-        old = self.api.call('POST', '/credentials', {'name': self.prefix + ' old token', 'type': 'httpHeaderAuth',
-                                                     'data': {'name': 'Authorization', 'value': 'Bearer old'}})
-        self.credentials.append(old['id'])
-        for item in self.items:
-            for entry in item.nodes:
-                if (entry.get('credentials') or {}).get('httpHeaderAuth') == '__OLD_CREDENTIAL__':
-                    entry['credentials']['httpHeaderAuth'] = {'id': old['id'], 'name': old['name']}
-            item.name = '%s %s' % (self.prefix, item.key)
-            item.id = self.create(item.name, item.nodes, item.connections, item.active)
-        return self
-
-    def our_credentials(self):
-        return [c for c in self.api.call('GET', '/credentials?limit=250')['data'] if c['name'] == self.credential_name]
-
-    def cleanup(self):
-        errors = []
-        for wid in self.created:
-            for attempt in range(10):
-                status, dummy, dummy2 = self.api.raw('GET', '/api/v1/workflows/%s' % wid)
-                if status == 404:
-                    break
-                self.api.raw('POST', '/api/v1/workflows/%s/deactivate' % wid)
-                status, body, dummy2 = self.api.raw('DELETE', '/api/v1/workflows/%s' % wid)
-                if status == 200:
-                    break
-                time.sleep(0.5)
-            else:
-                errors.append('workflow %s: %s' % (wid, body))
-        for cred in self.our_credentials():
-            self.credentials.append(cred['id'])
-        for cid in set(self.credentials):
-            status, body, dummy = self.api.raw('DELETE', '/api/v1/credentials/%s' % cid)
-            if status not in (200, 404):
-                errors.append('credential %s: %s' % (cid, body))
-        return errors
+    make_items = staticmethod(corpus_items)
+    credential_specs = {'__OLD_CREDENTIAL__': ('old token', 'httpHeaderAuth',
+                                               {'name': 'Authorization', 'value': 'Bearer old'})}
+    credential_suffix = 'LiteLLM'
 
 
 @pytest.fixture(scope='module')
 def corpus(n8n):
-    with live_corpus(Corpus, N8nApi(n8n.url, n8n.api_key), 'oa') as built:
+    with live_corpus(Corpus, n8n.client(), 'oa') as built:
         yield built
 
 
@@ -448,19 +372,16 @@ def test_restore_brings_everything_back_exactly(n8n, corpus, backup_root):
 
 def trigger(n8n, path, payload, deadline=30):
     """POST to a production webhook, waiting for n8n to register it after the activation."""
+    client = n8n.client()
     stop = time.monotonic() + deadline
     while True:
-        req = urllib.request.Request('%s/webhook/%s' % (n8n.url, path), data=json.dumps(payload).encode(),
-                                     method='POST', headers={'Content-Type': 'application/json'})
-        try:
-            with OPENER.open(req, timeout=30) as resp:
-                return resp.status, json.loads(resp.read() or b'null')
-        except urllib.error.HTTPError as exc:
-            body = exc.read()
-            if exc.code == 404 and b'not registered' in body and time.monotonic() < stop:
-                time.sleep(0.25)
-                continue
-            return exc.code, body
+        resp = client.request('POST', '/webhook/%s' % path, payload, timeout=30)
+        if resp.status < 400:
+            return resp.status, resp.data
+        if resp.status == 404 and b'not registered' in resp.raw and time.monotonic() < stop:
+            time.sleep(0.25)
+            continue
+        return resp.status, resp.raw
 
 
 def recorded(standin, since):
@@ -485,7 +406,7 @@ E2E_SHAPES = [
 
 
 def test_n8n_sends_the_converted_request_with_the_credential(n8n, fresh_standin, backup_root):
-    api = N8nApi(n8n.url, n8n.api_key)
+    api = n8n.client()
     prefix = 'oa-e2e-%s' % uuid.uuid4().hex[:8]
     corpus = Corpus(api, prefix)
     corpus.items = []

@@ -14,14 +14,14 @@ import stat
 import pytest
 
 from conftest import free_port, run_module
-from n8n_corpus import NEW, OLD, Corpus, N8nApi, differences, expected_after, live_corpus, normalize, published_nodes
+from n8n_corpus import NEW, OLD, Corpus, differences, expected_after, live_corpus, normalize, published_nodes
 
 RULES = [{'from': OLD, 'to': NEW}]
 
 
 @pytest.fixture(scope='module')
 def corpus(n8n):
-    with live_corpus(Corpus, N8nApi(n8n.url, n8n.api_key, n8n.owner_email, n8n.owner_password), 'it') as built:
+    with live_corpus(Corpus, n8n.client(), 'it') as built:
         yield built
 
 
@@ -263,9 +263,7 @@ def test_least_privilege_key(n8n, corpus, backup_root):
     """The documented scopes: list/read/update rewrite inactive workflows; active ones also need activate."""
     api = corpus.api
     scopes = ['workflow:list', 'workflow:read', 'workflow:update']
-    status, created, dummy = api.raw('POST', '/rest/api-keys', {'label': corpus.prefix + '-narrow', 'scopes': scopes,
-                                                                'expiresAt': None}, key=False, cookie=api.cookie())
-    assert status == 200, created
+    created = api.rest('POST', '/api-keys', {'label': corpus.prefix + '-narrow', 'scopes': scopes, 'expiresAt': None})
     key = created['data']['rawApiKey']
     inactive = corpus.by_key('v3-json')
     active = corpus.by_key('active-webhook')
@@ -285,7 +283,7 @@ def test_least_privilege_key(n8n, corpus, backup_root):
         assert now['active'] is True and now['versionId'] != now['activeVersionId']
         assert failure['saved'] is True and failure['active_after'] is True
     finally:
-        api.raw('DELETE', '/rest/api-keys/%s' % created['data']['id'], key=False, cookie=api.cookie())
+        api.request('DELETE', '/rest/api-keys/%s' % created['data']['id'])
     # with a full key, publish_drafts finishes the job the narrow key could not
     args = module_args(n8n, corpus, backup_root, publish_drafts=True, workflow_ids=[active.id])
     result, dummy = run_module('n8n_workflow_urls', args)
