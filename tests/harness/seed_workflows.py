@@ -21,13 +21,18 @@ import sys
 from n8n_client import N8nClient
 
 
+def webhook(node_id, webhook_id, path):
+    """A POST webhook trigger that answers with the last node's output."""
+    return {'id': node_id, 'name': 'Webhook', 'type': 'n8n-nodes-base.webhook', 'typeVersion': 2,
+            'position': [0, 0], 'webhookId': webhook_id,
+            'parameters': {'httpMethod': 'POST', 'path': path, 'responseMode': 'lastNode', 'options': {}}}
+
+
 def llm_webhook(domain):
     return {
         'name': 'LLM webhook',
         'nodes': [
-            {'id': 'a1f0c0de-0000-4000-8000-000000000001', 'name': 'Webhook', 'type': 'n8n-nodes-base.webhook',
-             'typeVersion': 2, 'position': [0, 0], 'webhookId': 'b2f0c0de-0000-4000-8000-000000000001',
-             'parameters': {'httpMethod': 'POST', 'path': 'llm-ask', 'responseMode': 'lastNode', 'options': {}}},
+            webhook('a1f0c0de-0000-4000-8000-000000000001', 'b2f0c0de-0000-4000-8000-000000000001', 'llm-ask'),
             {'id': 'a1f0c0de-0000-4000-8000-000000000002', 'name': 'Ask Ollama',
              'type': 'n8n-nodes-base.httpRequest', 'typeVersion': 4.2, 'position': [220, 0],
              'parameters': {
@@ -51,9 +56,7 @@ def llm_chain(credential):
     return {
         'name': 'LLM chain',
         'nodes': [
-            {'id': 'd1f0c0de-0000-4000-8000-000000000001', 'name': 'Webhook', 'type': 'n8n-nodes-base.webhook',
-             'typeVersion': 2, 'position': [0, 0], 'webhookId': 'e2f0c0de-0000-4000-8000-000000000001',
-             'parameters': {'httpMethod': 'POST', 'path': 'llm-chain', 'responseMode': 'lastNode', 'options': {}}},
+            webhook('d1f0c0de-0000-4000-8000-000000000001', 'e2f0c0de-0000-4000-8000-000000000001', 'llm-chain'),
             {'id': 'd1f0c0de-0000-4000-8000-000000000002', 'name': 'Basic LLM Chain',
              'type': '@n8n/n8n-nodes-langchain.chainLlm', 'typeVersion': 1.7, 'position': [220, 0],
              'parameters': {'promptType': 'define', 'text': '={{ $json.body.prompt }}'}},

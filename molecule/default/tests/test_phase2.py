@@ -334,27 +334,13 @@ def n8n_call(host, method, path, payload=None):
 
 
 def test_a_public_call_phase_2_cannot_convert_moves_to_the_internal_route_and_answers(host, fresh_standin):
-    # Made after phase 1 on the public URL, which phase 2 puts behind LiteLLM's key; its body is JavaScript
-    # beyond a plain object literal, so the OpenAI conversion refuses it: it must move to llama-nginx instead.
-    body = '={{ JSON.stringify(Object.assign({model: "llama3", stream: false}, {prompt: $json.body.prompt})) }}'
-    made = n8n_call(host, 'POST', '/api/v1/workflows', {
-        'name': 'Made after phase 1', 'settings': {'executionOrder': 'v1'},
-        'nodes': [{'name': 'Webhook', 'type': 'n8n-nodes-base.webhook', 'typeVersion': 2, 'position': [0, 0],
-                   'webhookId': 'f3f0c0de-0000-4000-8000-000000000001',
-                   'parameters': {'httpMethod': 'POST', 'path': 'llm-js-body', 'responseMode': 'lastNode',
-                                  'options': {}}},
-                  {'name': 'Ask Ollama', 'type': 'n8n-nodes-base.httpRequest', 'typeVersion': 4.2,
-                   'position': [220, 0],
-                   'parameters': {'method': 'POST', 'url': 'https://llm.%s/api/generate' % DOMAIN, 'sendBody': True,
-                                  'specifyBody': 'json', 'jsonBody': body, 'options': {}}}],
-        'connections': {'Webhook': {'main': [[{'node': 'Ask Ollama', 'type': 'main', 'index': 0}]]}}})
+    # prepare.yml made it after phase 1, on the public URL (which phase 2 puts behind LiteLLM's key), with a body
+    # of JavaScript beyond a plain object literal: the OpenAI conversion refuses it, so it moved to llama-nginx.
+    made = workflow(host, 'Made after phase 1')
     try:
-        n8n_call(host, 'POST', '/api/v1/workflows/%s/activate' % made['id'])
-        rc, out = run_playbook('phase2.yml')
-        assert rc == 0, out[-4000:]
-        ask = node(workflow(host, 'Made after phase 1'), 'Ask Ollama')
+        ask = node(made, 'Ask Ollama')
         assert ask['parameters']['url'] == 'http://llama-nginx/api/generate'
-        assert ask['parameters']['jsonBody'] == body and 'credentials' not in ask
+        assert 'Object.assign' in ask['parameters']['jsonBody'] and 'credentials' not in ask
         answer = trigger_webhook(host, 'llm-js-body', {'prompt': 'not converted'})
         assert answer['response'] == 'Stand-in answer to: not converted'
         hits = [e for e in standin_requests(host, '/api/generate') if (e.get('body') or {}).get('prompt') ==
