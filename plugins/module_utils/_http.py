@@ -19,6 +19,7 @@ reaches an address the caller did not name.
 from __future__ import annotations
 
 import json
+import os
 import socket
 from http.client import HTTPException
 import threading
@@ -131,6 +132,38 @@ class _NoRedirects(object):
         return getattr(self._module, name)
 
 
+# fetch_url builds a new TLS context for every request and loads the system's CA certificates
+# into it (about 20 ms of CPU per request on a small host, most of a module's time against a
+# local n8n), also for a plain http:// URL, where no TLS is ever spoken. For such a URL the
+# context gets this one certificate instead (made for this purpose, its key thrown away); it is
+# never used, since a plain-HTTP request has no TLS and the client follows no redirect to
+# another origin. https:// URLs keep fetch_url's CA handling unchanged.
+PLAIN_HTTP_CA = """-----BEGIN CERTIFICATE-----
+MIIBqzCCAVGgAwIBAgIUZpuR5vKEt4CbRAyxcGotQ9SbgTowCgYIKoZIzj0EAwIw
+KjEoMCYGA1UEAwwfbGxtLWdhdGV3YXkgdW51c2VkIChwbGFpbiBIVFRQKTAgFw0y
+NjEyMDQyMjU2MjlaGA8yMTI2MTExMDIyNTYyOVowKjEoMCYGA1UEAwwfbGxtLWdh
+dGV3YXkgdW51c2VkIChwbGFpbiBIVFRQKTBZMBMGByqGSM49AgEGCCqGSM49AwEH
+A0IABPgeHvi3CozPYZHItgYcOJAn2CuHjke+W6V2Ar9mvhxNCcf61Dx++iWAPem2
+xPTjoiRi5FNVH1flznPnzUokcLejUzBRMB0GA1UdDgQWBBTB0hpi+LEuogbWZCZ1
+I97j8kSiZTAfBgNVHSMEGDAWgBTB0hpi+LEuogbWZCZ1I97j8kSiZTAPBgNVHRMB
+Af8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIHJZAlX9U8NZXjirggUONkhqClKx
+I2gnCApl9RfzyqM4AiEAvAUnhPQIdBUQIZzRBffZJqRJtY6peFlwKJZNfyUpoxM=
+-----END CERTIFICATE-----
+"""
+_PLAIN_HTTP_CA_LOCK = threading.Lock()
+
+
+def plain_http_ca_file(module):
+    """The file of PLAIN_HTTP_CA in the module's temporary folder (written once)."""
+    path = os.path.join(module.tmpdir, 'llm-gateway-plain-http-ca.pem')
+    with _PLAIN_HTTP_CA_LOCK:
+        if not os.path.exists(path):
+            with open(path + '.tmp', 'w') as handle:
+                handle.write(PLAIN_HTTP_CA)
+            os.rename(path + '.tmp', path)
+    return path
+
+
 def send_with_fetch_url(module, url, **kwargs):
     """The default way a client sends a request: Ansible's ``fetch_url``, following no redirect.
 
@@ -138,6 +171,8 @@ def send_with_fetch_url(module, url, **kwargs):
     header, the secret ones included, to whatever address the ``Location`` names. A 3xx
     answers with ``info['status']`` and ``info['location']`` (as the server sent it).
     """
+    if urlsplit(url).scheme == 'http' and kwargs.get('ca_path') is None:
+        kwargs['ca_path'] = plain_http_ca_file(module)
     return fetch_url(_NoRedirects(module), url, **kwargs)
 
 

@@ -256,3 +256,28 @@ def test_the_transport_is_told_to_follow_no_redirect(monkeypatch, ansible_module
         JsonHttpClient(module, 'http://127.0.0.1:9').json('GET', '/x')
     assert seen == {'follow': 'none', 'validate_certs': False}
     assert 'follow_redirects' not in module.params
+
+
+# -- the TLS context fetch_url builds per request ---------------------------------------------------
+
+def test_plain_http_gets_the_unused_ca_file_and_https_keeps_fetch_urls_own(ansible_module, monkeypatch):
+    seen = []
+
+    def fake_fetch_url(module, url, **kwargs):
+        seen.append((url, kwargs.get('ca_path')))
+        return None, {'status': -1, 'msg': 'Request failed: <urlopen error [Errno 111] Connection refused>'}
+    monkeypatch.setattr(_http, 'fetch_url', fake_fetch_url)
+    module = ansible_module(SPEC, {})
+    _http.send_with_fetch_url(module, 'http://127.0.0.1:9/x', method='GET')
+    _http.send_with_fetch_url(module, 'https://127.0.0.1:9/x', method='GET')
+    _http.send_with_fetch_url(module, 'http://127.0.0.1:9/x', method='GET', ca_path='/etc/mine.pem')
+    (plain, ca), (tls, tls_ca), (dummy, mine) = seen
+    assert tls_ca is None and mine == '/etc/mine.pem'
+    with open(ca) as handle:
+        assert handle.read() == _http.PLAIN_HTTP_CA
+    assert '-----BEGIN CERTIFICATE-----' in _http.PLAIN_HTTP_CA and 'PRIVATE KEY' not in _http.PLAIN_HTTP_CA
+
+
+def test_a_real_plain_http_request_works_with_the_unused_ca_file(local_server, client):
+    server = local_server(ok)
+    assert client(server.url).request('GET', '/ping').json()['path'] == '/ping'
