@@ -39,6 +39,9 @@ The internal route, as n8n calls it from the Docker network:
 The migrated workflow "LLM webhook", triggered through nginx:
   curl -s -H 'Host: webhooks.demo.test' -H 'Content-Type: application/json' \\
     -d '{"prompt": "Why is the sky blue?"}' http://127.0.0.1:8080/webhook/llm-ask
+The LangChain workflow "LLM chain" (its Ollama Chat Model moved to the credential "Ollama (llama-nginx)"):
+  curl -s -H 'Host: webhooks.demo.test' -H 'Content-Type: application/json' \\
+    -d '{"prompt": "Why is the sky blue?"}' http://127.0.0.1:8080/webhook/llm-chain
 
 On to phase 2: make demo PHASE=2. Remove it all with: make demo-down
 MSG
@@ -65,6 +68,9 @@ The internal routes, from the Docker network: LiteLLM (with the key) and Ollama 
 The workflow "LLM webhook", moved to LiteLLM (its key in the n8n credential "LiteLLM"), triggered through nginx:
   curl -s -H 'Host: webhooks.demo.test' -H 'Content-Type: application/json' \\
     -d '{"prompt": "Why is the sky blue?"}' http://127.0.0.1:8080/webhook/llm-ask
+The LangChain workflow "LLM chain" (its Ollama Chat Model on the credential "Ollama (llama-nginx)"):
+  curl -s -H 'Host: webhooks.demo.test' -H 'Content-Type: application/json' \\
+    -d '{"prompt": "Why is the sky blue?"}' http://127.0.0.1:8080/webhook/llm-chain
 
 Back to phase 1: make demo-down, then make demo. Remove it all with: make demo-down
 MSG
