@@ -31,7 +31,7 @@ paths alike (1 client: the paths take turns request by request; 16 clients:
 rounds of a few seconds per path, order rotated), after a warm-up that reaches
 every worker; every loop is bounded in count and time:
   - 1 client: p50/p99 latency of non-streamed chat completions
-  - 16 clients: p50/p99 and requests per second
+  - 16 clients: p50/p99 and requests per second (and the same at --high-concurrency, 64)
   - streamed, 1 and 16 clients: time to the first content token (the
     stand-in waits --token-delay-ms before each token)
   - CPU ms per request of each container (cgroup accounting) and the rest of
@@ -81,6 +81,8 @@ def main():
     ap.add_argument('--stream-c16-seconds', type=float, default=3.0, help='seconds per path and round, 16 streams')
     ap.add_argument('--token-delay-ms', type=int, default=20)
     ap.add_argument('--concurrency', type=int, default=16)
+    ap.add_argument('--high-concurrency', type=int, default=64,
+                    help='also measure non-streamed throughput at this many clients (0: not)')
     ap.add_argument('--start-timeout', type=float, default=240, help='seconds for LiteLLM to become live')
     ap.add_argument('--max-seconds', type=float, default=1200, help='cap on the measuring phases')
     ap.add_argument('--goal-ratio', type=float, default=3.0)
@@ -156,6 +158,8 @@ def main():
     phases = [
         ('c1', 1, False, args.c1_requests, False),
         ('c%d' % conc, conc, False, args.c16_seconds, False),
+    ] + ([('c%d' % args.high_concurrency, args.high_concurrency, False, args.c16_seconds, False)]
+         if args.high_concurrency > conc else []) + [
         ('stream_c1', 1, True, args.stream_requests, True),
         ('stream_c%d' % conc, conc, True, args.stream_c16_seconds, True),
     ]

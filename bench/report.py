@@ -118,6 +118,10 @@ def print_table(report, conc):
         if errs:
             kinds = sorted({k for p in res for k in res[p][name].get('error_kinds', [])})
             print('  ^ %d failed requests: %s' % (errs, kinds))
+    for phase in sorted((p for p in res if p.startswith('c') and p not in ('c1', cN)), key=lambda p: int(p[1:])):
+        print('at %s clients, not streamed: %s' % (phase[1:], ', '.join(
+            '%s %.1f req/s (p50 %.1f, p99 %.1f ms)' % (name, row['rps'] or 0, row['p50_ms'] or 0, row['p99_ms'] or 0)
+            for name, row in res[phase].items())))
     rv = report['role_vs_default']
     est = report['idle_machine_estimate_rps']
     print()
