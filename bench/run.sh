@@ -30,10 +30,7 @@ run_litellm() {
 run_rerun() {
   # A no-op re-run of site.yml on the demo, phase 1 then phase 2 (the demo stays up).
   rm -f bench/results/noop_rerun.json
-  # inventory/local reads these, as in tests/harness/demo.sh
-  eval "$(tests/harness/n8n.sh paths)"
-  export LLM_GATEWAY_N8N_NODE_DIR=$NODE_DIR LLM_GATEWAY_N8N_APP_DIR=$N8N_APP_DIR
-  LLM_GATEWAY_STANDIN_ADDR=$(tests/harness/standin.sh addr); export LLM_GATEWAY_STANDIN_ADDR
+  eval "$(tests/harness/demo.sh env)"
   for phase in 1 2; do
     LLM_GATEWAY_DEMO_PHASE=$phase tests/harness/demo.sh up >/dev/null
     "$LLM_GATEWAY_CACHE/venv/bin/python" bench/noop_rerun.py --phase "$phase"

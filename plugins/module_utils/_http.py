@@ -156,11 +156,10 @@ _PLAIN_HTTP_CA_LOCK = threading.Lock()
 def plain_http_ca_file(module):
     """The file of PLAIN_HTTP_CA in the module's temporary folder (written once)."""
     path = os.path.join(module.tmpdir, 'llm-gateway-plain-http-ca.pem')
-    with _PLAIN_HTTP_CA_LOCK:
+    with _PLAIN_HTTP_CA_LOCK:       # the client's threads: one writes it, none reads it half written
         if not os.path.exists(path):
-            with open(path + '.tmp', 'w') as handle:
+            with open(path, 'w') as handle:
                 handle.write(PLAIN_HTTP_CA)
-            os.rename(path + '.tmp', path)
     return path
 
 

@@ -291,15 +291,3 @@ def _attach_credential(node, new_node, version, credential, conversion):
     credentials[HEADER_AUTH] = ref
     new_node['credentials'] = credentials
     conversion.changes.append(Change(name, ('credentials', HEADER_AUTH), copy.deepcopy(before), ref))
-
-
-def apply_credential(nodes, changes, ref):
-    """Put the resolved credential ``{id, name}`` into planned nodes and their changes."""
-    converted = set()
-    for change in changes:
-        if change.path == ('credentials', HEADER_AUTH) and isinstance(change.after, dict):
-            change.after.update(ref)
-            converted.add(change.node)
-    for node in nodes or []:
-        if isinstance(node, dict) and node.get('name') in converted:
-            node['credentials'][HEADER_AUTH] = dict(ref)

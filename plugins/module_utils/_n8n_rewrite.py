@@ -82,13 +82,16 @@ LLM_CREDENTIAL_TYPES = {
 
 class CredentialMove(object):
     """Nodes that use one of the credentials ``sources`` (names or ids) of type ``cred_type`` move to the
-    credential named ``target`` of that type; ``ref`` is its ``{id, name}`` (id None until n8n has it)."""
+    credential named ``target`` of that type, created with ``data`` when n8n has none; ``ref`` is its
+    ``{id, name}`` (id None until n8n has it)."""
 
-    def __init__(self, cred_type, sources, target):
+    def __init__(self, cred_type, sources, target, data=None):
         self.cred_type = cred_type
         self.sources = frozenset(str(source) for source in sources)
         self.target = target
+        self.data = data
         self.ref = {'id': None, 'name': target}
+        self.report = None      # its entry in the module's result, once looked up
 
     def applies_to(self, ref):
         """Whether a node's credential reference is one of the sources (and not the target already)."""
@@ -122,22 +125,27 @@ def build_moves(specs):
                             'of the credential to use instead)' % index)
         if target in sources:
             raise RuleError('credential_moves[%d]: %r is both in from and to' % (index, target))
-        moves[cred_type] = CredentialMove(cred_type, sources, target)
+        moves[cred_type] = CredentialMove(cred_type, sources, target, spec.get('data'))
     return moves
 
 
-def apply_moves(nodes, changes, moves):
-    """Put the now known ids of the moves' target credentials into planned nodes and their changes."""
+def apply_credential(nodes, changes, ref, cred_type):
+    """Put the now known credential ``{id, name}`` of ``cred_type`` into the planned nodes whose change sets
+    ``credentials.<cred_type>``, and into those changes."""
+    planned = set()
     for change in changes:
-        move = moves.get(change.path[1]) if change.path[0] == 'credentials' and len(change.path) == 2 else None
-        if isinstance(move, CredentialMove) and isinstance(change.after, dict):
-            change.after.update(move.ref)
+        if change.path == ('credentials', cred_type) and isinstance(change.after, dict):
+            change.after.update(ref)
+            planned.add(change.node)
     for node in nodes or []:
-        credentials = node.get('credentials') if isinstance(node, dict) else None
-        for cred_type, move in moves.items():
-            if isinstance(credentials, dict) and isinstance(credentials.get(cred_type), dict) and \
-                    credentials[cred_type].get('name') == move.target:
-                credentials[cred_type] = dict(move.ref)
+        if isinstance(node, dict) and node.get('name') in planned:
+            node['credentials'][cred_type] = dict(ref)
+
+
+def apply_moves(nodes, changes, moves):
+    """apply_credential for the target of every move."""
+    for move in moves.values():
+        apply_credential(nodes, changes, move.ref, move.cred_type)
 
 
 BOUNDARY = '/?#'

@@ -763,7 +763,8 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_restore 
     restore_steps, restored_ok,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
-    RuleError, apply_moves, build_moves, build_rules, diff_entry, pending_rewrites, plan_nodes, plan_workflow,
+    RuleError, apply_credential, apply_moves, build_moves, build_rules, diff_entry, pending_rewrites, plan_nodes,
+    plan_workflow,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import (
     changed_since, concurrency_entry, credential_users, in_scope, is_active, put_body, restore_body,
@@ -771,9 +772,7 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import (
     OPENAI_CHAT, Context, OpenAIChatConverter, validate_model_map,
 )
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_node import (
-    HEADER_AUTH, apply_credential,
-)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_node import HEADER_AUTH
 
 MAX_PARALLEL = 32
 
@@ -1038,7 +1037,7 @@ def replan(runner, plan, fresh, rules):
         note_changed(runner, concurrency_entry(plan, fresh, 'skipped', reason))
         return None
     if runner.credential_ref:
-        apply_credential(new.new_nodes, new.changes, runner.credential_ref)
+        apply_credential(new.new_nodes, new.changes, runner.credential_ref, HEADER_AUTH)
     apply_moves(new.new_nodes, new.changes, runner.moves)
     reason = ('it changed after the listing; the rules were applied again to the copy read before the write, so '
               'the other change is kept')
@@ -1154,54 +1153,56 @@ def conversion_context(module, rules):
 
 
 def find_move_targets(runner):
-    """Look up (GET) the credential each of O(credential_moves) moves nodes to, before planning."""
+    """Look up (GET) the credential each of O(credential_moves) moves nodes to, before planning; each move
+    gets its entry in RV(credential_moves) (``move.report``)."""
     for move in runner.moves.values():
         found = find_credential(runner, move.target, move.cred_type)
         if found is not None:
             move.ref = {'id': found['id'], 'name': found['name']}
-        runner.result['credential_moves'].append({'type': move.cred_type, 'name': move.target,
-                                                  'id': move.ref['id'], 'action': 'unused'})
+        move.report = {'type': move.cred_type, 'name': move.target, 'id': move.ref['id'], 'action': 'unused'}
+        runner.result['credential_moves'].append(move.report)
 
 
 def move_targets_to_create(runner, plans):
     """The moves whose target n8n lacks and some planned node moves to; their report is updated."""
     used = set(change.path[1] for plan in plans for change in plan.changes
                if change.path[0] == 'credentials' and change.path[1] in runner.moves)
-    specs = dict((spec['type'], spec) for spec in runner.params['credential_moves'])
     todo = []
-    for report in runner.result['credential_moves']:
-        move = runner.moves[report['type']]
-        if report['type'] not in used:
+    for move in runner.moves.values():
+        if move.cred_type not in used:
             continue
         if move.ref['id'] is not None:
-            report['action'] = 'reused'
+            move.report['action'] = 'reused'
             continue
-        if not specs[move.cred_type].get('data'):
+        if not move.data:
             runner.fail('n8n has no %s credential named %r, and credential_moves[].data is not set to create it. '
                         'Nothing was written.' % (move.cred_type, move.target))
-        report['action'] = 'create'
+        move.report['action'] = 'create'
         todo.append(move)
     return todo
 
 
 def create_move_targets(runner, plans, moves):
     """Create the credentials nodes move to (after the backups, before the first workflow is written)."""
-    specs = dict((spec['type'], spec) for spec in runner.params['credential_moves'])
-    reports = dict((report['type'], report) for report in runner.result['credential_moves'])
     for move in moves:
-        try:
-            created = runner.client.create_credential(move.target, move.cred_type, specs[move.cred_type]['data'])
-        except ApiError as exc:
-            runner.fail('Cannot create the n8n credential %r: %s No workflow was written.'
-                        % (move.target, explain(exc, runner.url)), status=exc.status)
-        if not created.get('id'):
-            runner.fail('n8n created the credential %r but did not say its id. No workflow was written.'
-                        % move.target)
-        move.ref = {'id': created['id'], 'name': created.get('name') or move.target}
-        reports[move.cred_type].update(id=move.ref['id'], action='created')
+        move.ref = new_credential(runner, move.target, move.cred_type, move.data)
+        move.report.update(id=move.ref['id'], action='created')
         runner.result['changed'] = True
     for plan in plans:
         apply_moves(plan.new_nodes, plan.changes, runner.moves)
+
+
+def new_credential(runner, name, cred_type, data):
+    """Create a credential in n8n; its ``{id, name}``. Fails the task (nothing written to a workflow yet)
+    when n8n refuses or does not say the new id."""
+    try:
+        created = runner.client.create_credential(name, cred_type, data)
+    except ApiError as exc:
+        runner.fail('Cannot create the n8n credential %r: %s No workflow was written.'
+                    % (name, explain(exc, runner.url)), status=exc.status)
+    if not created.get('id'):
+        runner.fail('n8n created the credential %r but did not say its id. No workflow was written.' % name)
+    return {'id': created['id'], 'name': created.get('name') or name}
 
 
 def find_credential(runner, name, cred_type=HEADER_AUTH):
@@ -1251,7 +1252,7 @@ def resolve_credential(module, runner, plans):
     ref = {'id': existing['id'], 'name': existing['name']}
     runner.credential_ref = ref
     for plan in plans:
-        apply_credential(plan.new_nodes, plan.changes, ref)
+        apply_credential(plan.new_nodes, plan.changes, ref, HEADER_AUTH)
     if value is not None and not state.matches(state.get(existing['id']), auth['header'], value):
         runner.result['credential'] = {'id': existing['id'], 'name': name, 'type': HEADER_AUTH, 'action': 'update'}
         return ('update', existing)
@@ -1276,14 +1277,7 @@ def create_credential(module, runner, plans, name):
     """Create the credential (after the backups, before the first workflow is written)."""
     auth = module.params['auth']
     runner.result['changed'] = runner.wrote_credential     # this credential: not written yet
-    try:
-        created = runner.client.create_credential(name, HEADER_AUTH, {'name': auth['header'], 'value': auth['value']})
-    except ApiError as exc:
-        runner.fail('Cannot create the n8n credential %r: %s No workflow was written.'
-                    % (name, explain(exc, runner.url)), status=exc.status)
-    if not created.get('id'):
-        runner.fail('n8n created the credential %r but did not say its id. No workflow was written.' % name)
-    ref = {'id': created['id'], 'name': created.get('name') or name}
+    ref = new_credential(runner, name, HEADER_AUTH, {'name': auth['header'], 'value': auth['value']})
     runner.credential_ref = ref
     runner.result['credential'] = {'id': ref['id'], 'name': ref['name'], 'type': HEADER_AUTH, 'action': 'created'}
     runner.result['changed'] = True
@@ -1291,7 +1285,7 @@ def create_credential(module, runner, plans, name):
     state.remember(ref['id'], ref['name'], HEADER_AUTH, True, auth['header'], auth['value'])
     runner.save_credential_state()
     for plan in plans:
-        apply_credential(plan.new_nodes, plan.changes, ref)
+        apply_credential(plan.new_nodes, plan.changes, ref, HEADER_AUTH)
 
 
 def update_credential(module, runner, credential):

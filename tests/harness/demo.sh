@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: deploy the stack on this machine with playbooks/site.yml against
 # inventory/local, starting from "a user's current n8n" whose workflow calls the
-# public URL. `make demo-down` removes everything the demo created.
+# public URL. `make demo-down` removes everything the demo created. `demo.sh env`
+# prints the environment inventory/local needs (for running the playbooks by hand).
 # The phase: LLM_GATEWAY_DEMO_PHASE (`make demo PHASE=2`), 1 by default.
 source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
@@ -9,13 +10,20 @@ root=/srv/llm-gateway-demo
 secrets=/srv/llm-gateway-demo-secrets
 phase=${LLM_GATEWAY_DEMO_PHASE:-1}
 
+# What inventory/local reads from the environment: n8n's node and app folders
+# (mounted into the demo's n8n) and the stand-in's address.
+demo_env() {
+  eval "$(tests/harness/n8n.sh paths)"
+  printf 'export LLM_GATEWAY_N8N_NODE_DIR=%q LLM_GATEWAY_N8N_APP_DIR=%q LLM_GATEWAY_STANDIN_ADDR=%q\n' \
+    "$NODE_DIR" "$N8N_APP_DIR" "$(tests/harness/standin.sh addr)"
+}
+
 case "${1:-up}" in
+  env) demo_env ;;
   up)
     case "$phase" in 1|2) ;; *) die "the demo's phase (make demo PHASE=..., LLM_GATEWAY_DEMO_PHASE) is 1 or 2, not $phase" ;; esac
     tests/harness/run.sh engine venv compose base-image images standin n8n-install collection-link
-    eval "$(tests/harness/n8n.sh paths)"
-    export LLM_GATEWAY_N8N_NODE_DIR=$NODE_DIR LLM_GATEWAY_N8N_APP_DIR=$N8N_APP_DIR
-    LLM_GATEWAY_STANDIN_ADDR=$(tests/harness/standin.sh addr); export LLM_GATEWAY_STANDIN_ADDR
+    eval "$(demo_env)"
     if [ ! -f "$root/docker-compose.yml" ]; then
       tests/harness/old-n8n.sh up llm-gateway-demo-old-n8n llm-gateway-demo-old-n8n 15681 demo.test "$secrets"
     fi

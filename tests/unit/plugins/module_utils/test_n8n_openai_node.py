@@ -8,8 +8,7 @@ import pytest
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_rewrite as rw
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import Context
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_node import apply_credential
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import build_rules, plan_nodes
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import apply_credential, build_rules, plan_nodes
 
 from test_n8n_openai_chat import (
     CONVERTERS, CRED, GEN, GW, converted, ctx, plan, refused, v1, v4,
@@ -58,7 +57,7 @@ def test_apply_credential_fills_in_the_id():
     context = Context({}, 'LiteLLM')
     result = plan([v4('{"model": "llama3", "prompt": "x"}')], context=context)
     assert result.new_nodes[0]['credentials'] == {'httpHeaderAuth': {'id': None, 'name': 'LiteLLM'}}
-    apply_credential(result.new_nodes, result.changes, {'id': 'new-id', 'name': 'LiteLLM'})
+    apply_credential(result.new_nodes, result.changes, {'id': 'new-id', 'name': 'LiteLLM'}, 'httpHeaderAuth')
     assert result.new_nodes[0]['credentials'] == {'httpHeaderAuth': {'id': 'new-id', 'name': 'LiteLLM'}}
     assert [c.after for c in result.changes if c.path == ('credentials', 'httpHeaderAuth')] == [
         {'id': 'new-id', 'name': 'LiteLLM'}]
