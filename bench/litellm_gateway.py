@@ -182,7 +182,9 @@ def main():
         results[phase] = {name: s.summary(ttft) for name, s in series.items()}
         set_token_delay(standin, 0)
 
-    rss = {v.name: v.litellm.rss_mb() for v in variants}
+    # Resident memory of each container once the load is over (the stand-in serves every path).
+    rss = {v.name: {'litellm': v.litellm.rss_mb(), 'nginx': v.nginx.rss_mb()} for v in variants}
+    rss['direct'] = {'standin': standin.rss_mb()}
     versions = {'images': {'litellm': args.litellm_image, 'nginx': args.nginx_image, 'standin': args.standin_image}}
     versions.update(json.loads(docker('exec', variants[0].litellm.name, 'python3', '-c', (
         'import json, importlib.metadata as m; print(json.dumps({p: m.version(p) for p in '

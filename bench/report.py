@@ -21,7 +21,8 @@ def make_report(args, variants, targets, results, rss, elapsed, conc):
         'paths': {t.name: t.label for t in targets},
         'variants': {v.name: {'about': v.about, 'command': v.args, 'environment': dict(v.env),
                               'config': v.config, 'live_after_s': v.ready_s,
-                              'rss_mb_after': rss.get(v.name)} for v in variants},
+                              'memory_mb_after': rss.get(v.name)} for v in variants},
+        'memory_mb_after_load': rss,
         'results': results,
         'run_seconds': elapsed,
     }
@@ -122,6 +123,9 @@ def print_table(report, conc):
         print('at %s clients, not streamed: %s' % (phase[1:], ', '.join(
             '%s %.1f req/s (p50 %.1f, p99 %.1f ms)' % (name, row['rps'] or 0, row['p50_ms'] or 0, row['p99_ms'] or 0)
             for name, row in res[phase].items())))
+    print('memory after the load (MB resident): %s' % ', '.join(
+        '%s: %s' % (name, ' '.join('%s %s' % (c, mb) for c, mb in mem.items()))
+        for name, mem in report['memory_mb_after_load'].items()))
     rv = report['role_vs_default']
     est = report['idle_machine_estimate_rps']
     print()

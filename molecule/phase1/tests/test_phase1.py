@@ -228,6 +228,6 @@ def test_a_config_that_fails_nginx_t_never_goes_live(host):
     assert host.file(ROOT + '/nginx/conf.d/llm-gateway.conf').content_string == live
     time.sleep(0.5)
     assert http_status(host, 'http://%s/' % NGINX, 'Host: n8n.example.test') == '200'
-    # The next normal run puts the staging folder back in line; nothing goes live twice.
+    # The next normal run finds the live files as they should be and leaves them alone.
     rc, out = run_playbook('phase1.yml', '--tags', 'nginx')
     assert rc == 0, out[-3000:]

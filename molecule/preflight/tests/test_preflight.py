@@ -59,8 +59,12 @@ def test_missing_model_is_named():
 
 
 def test_non_local_host_header_names_ollamas_host_check():
-    rc, out = run_converge('{"llm_gateway_ollama_headers": {"Host": "llama-nginx"}, "llm_gateway_ollama_retries": 0}')
+    """The check from the Docker host runs on its own when the one from the network is off (otherwise only
+    when that one fails)."""
+    rc, out = run_converge('{"llm_gateway_ollama_headers": {"Host": "llama-nginx"}, "llm_gateway_ollama_retries": 0, '
+                           '"llm_gateway_preflight_ollama_network": false}')
     assert rc != 0
+    assert 'Check that Ollama answers and has the models (from the Docker host)' in out
     assert "403 Forbidden: that is Ollama's host check" in out, out[-3000:]
 
 
