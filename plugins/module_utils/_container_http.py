@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 
@@ -150,16 +151,21 @@ class ContainerCurl(object):
     ``AnsibleModule.run_command`` does. The container starts with the first request
     and serves the next ones (``docker exec``); ``close`` removes it (it also removes
     itself after ``lifetime`` seconds). Raises ContainerError when Docker cannot run it.
+
+    With ``running``, the name of a running container (one of the stack's, such as
+    llama-nginx), the requests are sent from that one instead: nothing is started or
+    removed.
     """
 
-    def __init__(self, run, image, network, add_hosts=None, connect_timeout=5, lifetime=600):
+    def __init__(self, run, image, network, add_hosts=None, connect_timeout=5, lifetime=600, running=None):
         self.run = run
         self.image = image
         self.network = network
         self.add_hosts = dict(add_hosts or {})
         self.connect_timeout = connect_timeout
         self.lifetime = lifetime
-        self.container = None
+        self.running = running
+        self.container = running
 
     def start_argv(self):
         argv = ['docker', 'run', '--detach', '--rm', '--network', self.network]
@@ -174,7 +180,7 @@ class ContainerCurl(object):
         self.container = to_text(out).strip()
 
     def close(self):
-        if self.container:
+        if self.container and not self.running:
             self.run(['docker', 'rm', '--force', self.container])
             self.container = None
 
@@ -185,9 +191,41 @@ class ContainerCurl(object):
                              connect_timeout=self.connect_timeout)
         rc, out, err = self.run(['docker', 'exec', '--interactive', self.container, 'curl', '--config', '-'],
                                 data=config, binary_data=True)
+        if self.running and rc != 0 and TRAILER not in to_text(out) and (
+                rc in COMMAND_NOT_RUNNABLE or 'Error response from daemon' in to_text(err)):
+            raise ContainerError('Docker could not run curl in the container %s: %s'
+                                 % (self.running, ' '.join(to_text(err).split()) or 'exit %s' % rc))
         if rc == DOCKER_FAILED or (rc in COMMAND_NOT_RUNNABLE and TRAILER not in to_text(out)):
             raise ContainerError(docker_problem(rc, err, self.image, self.network))
         return parse_curl(rc, out, err, url)
+
+
+# What tells whether a running container can stand in for a throwaway one.
+REUSE_FORMAT = '{{json .State.Running}}\n{{json .NetworkSettings.Networks}}\n{{json .HostConfig.ExtraHosts}}'
+
+
+def reusable(inspected, network, add_hosts):
+    """Whether a container, as ``docker container inspect --format REUSE_FORMAT`` shows it, sends requests as a
+    throwaway one would: it runs, is attached to ``network`` and has every extra host of ``add_hosts``."""
+    lines = to_text(inspected).strip().split('\n')
+    if len(lines) != 3:
+        return False
+    try:
+        running, networks, extra_hosts = [json.loads(line) for line in lines]
+    except ValueError:
+        return False
+    have = set()
+    for entry in extra_hosts or ():
+        name, sep, address = to_text(entry).replace('=', ':', 1).partition(':')
+        have.add((name, address))
+    return (running is True and network in (networks or {})
+            and all((name, address) in have for name, address in (add_hosts or {}).items()))
+
+
+def running_stand_in(run, name, network, add_hosts):
+    """``name`` when that container can send the requests (see ``reusable``), else None."""
+    rc, out, err = run(['docker', 'container', 'inspect', '--format', REUSE_FORMAT, name])
+    return name if rc == 0 and reusable(out, network, add_hosts) else None
 
 
 def docker_problem(rc, stderr, image, network):

@@ -117,8 +117,20 @@ options:
       image:
         description:
           - An image with C(curl), for example the stack's nginx image.
+          - One of O(container.image) and O(container.name) is required.
         type: str
-        required: true
+      name:
+        description:
+          - A running container with C(curl) to ask from (C(docker exec)) instead of a throwaway one, for example
+            C(llama-nginx) once the stack runs. Nothing is started or removed; O(container.subnet),
+            O(container.gateway) and O(container.add_hosts) are those of that container.
+        type: str
+      reuse:
+        description:
+          - With O(container.image), a container to ask from instead of a throwaway one when it runs, is attached
+            to O(container.network) and has every entry of O(container.add_hosts), for example the stack's
+            C(llama-nginx) on a re-run; otherwise a throwaway container of O(container.image) is used.
+        type: str
       network:
         description:
           - The Docker network to ask from.
@@ -260,7 +272,7 @@ latency_ms:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._container_http import (
-    ContainerCurl, ContainerError, probe_network,
+    ContainerCurl, ContainerError, probe_network, running_stand_in,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._ollama import (
@@ -281,14 +293,18 @@ def argument_spec():
         validate_certs=dict(type='bool', default=True),
         headers=dict(type='dict', default={}, no_log=True),
         host_header=dict(type='str'),
-        container=dict(type='dict', options=dict(
-            image=dict(type='str', required=True),
-            network=dict(type='str', default='bridge'),
-            subnet=dict(type='str'),
-            gateway=dict(type='str'),
-            add_hosts=dict(type='dict', default={'host.docker.internal': 'host-gateway'}),
-            connect_timeout=dict(type='float', default=5),
-        )),
+        container=dict(
+            type='dict', required_one_of=[('image', 'name')], mutually_exclusive=[('image', 'name')],
+            options=dict(
+                image=dict(type='str'),
+                name=dict(type='str'),
+                reuse=dict(type='str'),
+                network=dict(type='str', default='bridge'),
+                subnet=dict(type='str'),
+                gateway=dict(type='str'),
+                add_hosts=dict(type='dict', default={'host.docker.internal': 'host-gateway'}),
+                connect_timeout=dict(type='float', default=5),
+            )),
     )
 
 
@@ -311,6 +327,17 @@ def main():
     container = module.params['container']
     if not container:
         check(module, send=None, network=None)
+        return
+    running = container['name'] or (container['reuse'] and running_stand_in(
+        module.run_command, container['reuse'], container['network'], container['add_hosts']))
+    if running:
+        send = ContainerCurl(module.run_command, None, container['network'], running=running,
+                             connect_timeout=container['connect_timeout'])
+        try:
+            check(module, send=send, network=container['network'])
+        except ContainerError as exc:
+            module.fail_json(msg=str(exc), changed=False, reachable=False, models=[], missing=[], pulled=[],
+                             checked_from='container on %s' % container['network'])
         return
     try:
         with probe_network(module.run_command, container['network'], container['subnet'],

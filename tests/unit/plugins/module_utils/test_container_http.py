@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._container_http import (
-    LOCATION_TRAILER, TRAILER, ContainerCurl, ContainerError, curl_config, parse_curl, probe_network,
+    LOCATION_TRAILER, REUSE_FORMAT, TRAILER, ContainerCurl, ContainerError, curl_config, parse_curl, probe_network,
+    reusable, running_stand_in,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError, JsonHttpClient
 
@@ -253,3 +254,50 @@ def test_no_subnet_no_network():
     with pytest.raises(ContainerError):
         with probe_network(Docker(exists=False), 'llama-network'):
             pass
+
+
+def test_a_running_container_serves_the_requests_and_stays():
+    calls = []
+
+    def run(argv, data=None, binary_data=False):
+        calls.append(argv)
+        return 0, ok(200), ''
+    send = ContainerCurl(run, None, 'llama-network', running='llama-nginx')
+    send(None, 'http://llama-nginx/api/tags', method='GET', timeout=3)
+    send.close()
+    assert calls == [['docker', 'exec', '--interactive', 'llama-nginx', 'curl', '--config', '-']]
+
+
+def test_a_container_that_does_not_run_is_named_not_taken_for_an_answer():
+    def run(argv, data=None, binary_data=False):
+        return 1, '', 'Error response from daemon: container 3f2a is not running'
+    send = ContainerCurl(run, None, 'llama-network', running='llama-nginx')
+    with pytest.raises(ContainerError, match='could not run curl in the container llama-nginx: .*is not running'):
+        send(None, 'http://llama-nginx/api/tags', method='GET')
+
+
+@pytest.mark.parametrize('inspected, expected', [
+    ('true\n{"llama-network": {}}\n["host.docker.internal:host-gateway"]', True),
+    ('true\n{"llama-network": {}, "bridge": {}}\n["host.docker.internal=host-gateway", "x:1.2.3.4"]', True),
+    ('false\n{"llama-network": {}}\n["host.docker.internal:host-gateway"]', False),
+    ('true\n{"bridge": {}}\n["host.docker.internal:host-gateway"]', False),
+    ('true\n{"llama-network": {}}\nnull', False),
+    ('true\n{"llama-network": {}}\n["host.docker.internal:172.17.0.1"]', False),
+    ('', False),
+    ('true\nnot json\n[]', False),
+])
+def test_a_running_container_stands_in_only_when_it_asks_as_a_throwaway_one_would(inspected, expected):
+    assert reusable(inspected, 'llama-network', {'host.docker.internal': 'host-gateway'}) is expected
+
+
+def test_the_stand_in_is_inspected_with_the_format_reusable_reads():
+    calls = []
+
+    def run(argv, data=None, binary_data=False):
+        calls.append(argv)
+        return (0, 'true\n{"llama-network": {}}\n["host.docker.internal:host-gateway"]\n', '') if argv[-1] == 'llama-nginx' \
+            else (1, '', 'Error: No such container: gone')
+    add = {'host.docker.internal': 'host-gateway'}
+    assert running_stand_in(run, 'llama-nginx', 'llama-network', add) == 'llama-nginx'
+    assert running_stand_in(run, 'gone', 'llama-network', add) is None
+    assert calls[0] == ['docker', 'container', 'inspect', '--format', REUSE_FORMAT, 'llama-nginx']
