@@ -53,3 +53,21 @@ def networks_of_api(items):
         configs = ((item.get('IPAM') or {}).get('Config') or [])
         networks.append((item.get('Name'), [c.get('Subnet') for c in configs if c.get('Subnet')]))
     return networks
+
+
+# Names a container finds in its /etc/hosts (Compose's extra_hosts, Docker's own),
+# which Docker's embedded DNS does not answer for.
+HOSTS_FILE_NAMES = ('localhost', 'host.docker.internal')
+
+
+def resolved_by_docker_dns(upstream):
+    """Whether the host of ``upstream`` (``host:port``) is a name that nginx's resolver must ask Docker's
+    embedded DNS for (a container's name): not an IP address, and not a name from /etc/hosts."""
+    host = to_text(upstream).rsplit(':', 1)[0].strip('[]').lower()
+    if not host or host in HOSTS_FILE_NAMES:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False

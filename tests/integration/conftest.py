@@ -26,6 +26,39 @@ def free_port():
         return s.getsockname()[1]
 
 
+def play_role(base, role, variables, check=False, diff=False):
+    """Run one of the collection's roles on this machine as ansible-playbook does, with ``variables`` as extra
+    vars (a file in ``base``); return (stats of localhost, message of the failed task or None, the process)."""
+    play = os.path.join(base, 'play-%s.yml' % role)
+    with open(play, 'w') as f:
+        f.write('- name: The %s role\n  hosts: localhost\n  gather_facts: false\n  roles:\n'
+                '    - role: local_ai.llm_gateway.%s\n' % (role, role))
+    path = os.path.join(base, 'vars-%s.json' % role)
+    with open(path, 'w') as f:
+        json.dump(variables, f)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_STDOUT_CALLBACK='json',
+               ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='0',
+               ANSIBLE_INVENTORY_UNPARSED_WARNING='0', ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get('PATH', ''))
+    cmd = ['ansible-playbook', '-i', 'localhost,', '-c', 'local', play, '-e', '@' + path]
+    cmd += ['--check'] if check else []
+    cmd += ['--diff'] if diff else []
+    proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    try:
+        out = json.loads(proc.stdout)
+    except ValueError:
+        raise AssertionError('no JSON from ansible-playbook (rc=%s):\n%s\n%s'
+                             % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+    failed = None
+    for each in out['plays']:
+        for task in each['tasks']:
+            result = task['hosts'].get('localhost', {})
+            if result.get('failed') and not result.get('ignore_errors'):
+                items = [r.get('msg', '') for r in result.get('results', []) if r.get('failed')]
+                failed = ' | '.join(items) or result.get('msg') or json.dumps(result)[:2000]
+    return out['stats']['localhost'], failed, proc
+
+
 def http_json(method, url, payload=None, headers=None, timeout=10):
     data = json.dumps(payload).encode() if payload is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))

@@ -26,7 +26,7 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import COLLECTIONS, REPO, STANDIN, free_port
+from conftest import REPO, STANDIN, free_port, play_role
 
 IMAGE = 'llm-gateway-test/litellm:latest'
 HARNESS = os.path.join(REPO, 'tests', 'harness')
@@ -34,14 +34,6 @@ NAME = 'lgt-litellm-%s' % secrets.token_hex(3)
 TOKEN_DELAY_MS = 30
 LIVELINESS = ("import urllib.request; "
               "urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness', timeout=3)")
-
-PLAYBOOK = """\
-- name: The litellm role
-  hosts: localhost
-  gather_facts: false
-  roles:
-    - role: local_ai.llm_gateway.litellm
-"""
 
 COMPOSE = """\
 name: {name}
@@ -114,8 +106,6 @@ class Deployment:
                 if self.standin.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError('stand-in did not start: %s' % self.standin.stderr.read())
                 time.sleep(0.1)
-        with open(os.path.join(base, 'play.yml'), 'w') as f:
-            f.write(PLAYBOOK)
 
     def variables(self, **overrides):
         values = {
@@ -133,31 +123,9 @@ class Deployment:
 
     def play(self, check=False, diff=False, **overrides):
         """Run the role; return (stats of localhost, message of the failed task or None)."""
-        path = os.path.join(self.base, 'vars.json')
-        with open(path, 'w') as f:
-            json.dump(self.variables(**overrides), f)
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_STDOUT_CALLBACK='json',
-                   ANSIBLE_LOAD_CALLBACK_PLUGINS='1', ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='0',
-                   ANSIBLE_INVENTORY_UNPARSED_WARNING='0', ANSIBLE_PYTHON_INTERPRETER=sys.executable)
-        cmd = ['ansible-playbook', '-i', 'localhost,', '-c', 'local', os.path.join(self.base, 'play.yml'),
-               '-e', '@' + path]
-        cmd += ['--check'] if check else []
-        cmd += ['--diff'] if diff else []
-        proc = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
-        try:
-            out = json.loads(proc.stdout)
-        except ValueError:
-            raise AssertionError('no JSON from ansible-playbook (rc=%s):\n%s\n%s'
-                                 % (proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+        stats, failed, proc = play_role(self.base, 'litellm', self.variables(**overrides), check=check, diff=diff)
         assert self.key not in proc.stdout and self.key not in proc.stderr, 'the master key leaked into the output'
-        failed = None
-        for play in out['plays']:
-            for task in play['tasks']:
-                result = task['hosts'].get('localhost', {})
-                if result.get('failed') and not result.get('ignore_errors'):
-                    items = [r.get('msg', '') for r in result.get('results', []) if r.get('failed')]
-                    failed = ' | '.join(items) or result.get('msg') or json.dumps(result)[:2000]
-        return out['stats']['localhost'], failed
+        return stats, failed
 
     def compose(self, *args):
         return docker('compose', '--project-directory', self.root, *args)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
 from hypothesis import given, strategies as st
 
+from ansible_collections.local_ai.llm_gateway.plugins.filter.docker_dns import FilterModule as DnsFilters
 from ansible_collections.local_ai.llm_gateway.plugins.filter.networks import FilterModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._networks import (
-    networks_of_api, overlapping_networks, parse_network_lines,
+    networks_of_api, overlapping_networks, parse_network_lines, resolved_by_docker_dns,
 )
 
 INSPECT = 'bridge 172.17.0.0/16\nhost\nother 172.29.0.0/16 fd00::/64\nllama-network 172.29.77.0/24\n'
@@ -43,3 +46,13 @@ def test_overlap_is_symmetric_and_matches_address_ranges(a, pa, b, pb):
     expected = not (na.broadcast_address < nb.network_address or nb.broadcast_address < na.network_address)
     assert (overlapping_networks(str(na), [('x', [str(nb)])]) == ['x']) == expected
     assert (overlapping_networks(str(nb), [('x', [str(na)])]) == ['x']) == expected
+
+
+@pytest.mark.parametrize('upstream, expected', [
+    ('ollama:11434', True), ('Ollama-GPU.internal-net:11434', True), ('gpu-box.example.com:11434', True),
+    ('host.docker.internal:11434', False), ('localhost:11434', False), ('172.17.0.1:11434', False),
+    ('[fd00::1]:11434', False), ('HOST.DOCKER.INTERNAL:11434', False),
+])
+def test_only_names_docker_dns_answers_for_are_resolved_at_run_time(upstream, expected):
+    assert resolved_by_docker_dns(upstream) is expected
+    assert DnsFilters().filters()['docker_dns_name'](upstream) is expected
