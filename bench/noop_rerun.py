@@ -18,6 +18,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -46,7 +47,7 @@ def playbook(path, inventory, *extra):
     return time.monotonic() - started, proc
 
 
-def floor(inventory, module_calls, other_tasks, folder):
+def floor(inventory, module_calls, other_tasks):
     """How long a play of the same shape takes when its tasks do nothing: ``module_calls`` calls of
     ansible.builtin.stat and ``other_tasks`` skipped tasks, on the same host and Python. What a no-op run
     takes beyond that is the work its checks do (Docker, Compose, Ollama, n8n)."""
@@ -54,11 +55,12 @@ def floor(inventory, module_calls, other_tasks, folder):
              for n in range(module_calls)]
     tasks += ['    - name: Controller task %d\n      ansible.builtin.debug:\n        msg: skipped\n'
               '      when: false\n' % n for n in range(other_tasks)]
-    path = os.path.join(folder, 'noop_floor.yml')
-    with open(path, 'w') as handle:
-        handle.write('- name: The shape of a no-op run\n  hosts: llm_gateway\n  gather_facts: false\n  tasks:\n'
-                     + ''.join(tasks))
-    seconds, proc = playbook(path, inventory)
+    with tempfile.TemporaryDirectory(prefix='noop-floor-') as folder:
+        path = os.path.join(folder, 'floor.yml')
+        with open(path, 'w') as handle:
+            handle.write('---\n- name: The shape of a no-op run\n  hosts: llm_gateway\n  gather_facts: false\n'
+                         '  tasks:\n' + ''.join(tasks))
+        seconds, proc = playbook(path, inventory)
     if proc.returncode != 0:
         raise SystemExit('the floor play failed:\n%s' % proc.stdout[-2000:])
     return round(seconds, 2)
@@ -101,8 +103,7 @@ def main():
     for key in ('module_call_tasks', 'module_call_seconds', 'other_tasks', 'other_tasks_seconds'):
         result[key] = middle[key]
     result['floor'] = {
-        'seconds': floor(args.inventory, middle['module_call_tasks'], middle['other_tasks'],
-                         os.path.dirname(os.path.abspath(args.out))),
+        'seconds': floor(args.inventory, middle['module_call_tasks'], middle['other_tasks']),
         'about': 'the same number of module calls (ansible.builtin.stat) and skipped tasks doing nothing, '
                  'same host and Python: what the task structure alone costs on this machine'}
     report = {}

@@ -15,6 +15,7 @@ cannot be rewritten exactly is a problem of the converted node, which is then le
 
 from __future__ import annotations
 
+import collections
 import re
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_body import MISSING, decode_js_string
@@ -57,12 +58,8 @@ def _named(match):
     return None
 
 
-class Segment(object):
-    def __init__(self, start, end, name, optional):
-        self.start = start
-        self.end = end
-        self.name = name
-        self.optional = optional
+# One step of a property path: where it is in the code, the property, and whether it is ?. (optional).
+Segment = collections.namedtuple('Segment', 'start end name optional')
 
 
 def read_path(code, pos):

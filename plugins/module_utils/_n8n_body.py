@@ -214,47 +214,40 @@ class JsonParser(object):
             raise ParseError('a key is computed at run time (%s)' % leaf.src)
         return Key(leaf.static, leaf.src)
 
-    def obj(self):
+    def items(self, close, item):
+        """What ``item`` reads, up to ``close``, comma-separated; the opening bracket is at ``self.pos``."""
         self.pos += 1
-        pairs = []
+        found = []
         self.skip()
-        if self.text.startswith('}', self.pos):
+        if self.text.startswith(close, self.pos):
             self.pos += 1
-            return Obj(pairs)
+            return found
         while True:
-            key = self.key()
-            self.skip()
-            if not self.text.startswith(':', self.pos):
-                raise ParseError('":" expected after a key (at character %d)' % self.pos)
-            self.separator(':')
-            pairs.append((key, self.value()))
+            found.append(item())
             self.skip()
             if self.text.startswith(',', self.pos):
                 self.separator(',')
                 continue
-            if self.text.startswith('}', self.pos):
+            if self.text.startswith(close, self.pos):
                 self.pos += 1
-                _check_duplicates(pairs, '')
-                return Obj(pairs)
-            raise ParseError('"," or "}" expected (at character %d)' % self.pos)
+                return found
+            raise ParseError('"," or "%s" expected (at character %d)' % (close, self.pos))
+
+    def pair(self):
+        key = self.key()
+        self.skip()
+        if not self.text.startswith(':', self.pos):
+            raise ParseError('":" expected after a key (at character %d)' % self.pos)
+        self.separator(':')
+        return key, self.value()
+
+    def obj(self):
+        pairs = self.items('}', self.pair)
+        _check_duplicates(pairs, '')
+        return Obj(pairs)
 
     def arr(self):
-        self.pos += 1
-        items = []
-        self.skip()
-        if self.text.startswith(']', self.pos):
-            self.pos += 1
-            return Arr(items)
-        while True:
-            items.append(self.value())
-            self.skip()
-            if self.text.startswith(',', self.pos):
-                self.separator(',')
-                continue
-            if self.text.startswith(']', self.pos):
-                self.pos += 1
-                return Arr(items)
-            raise ParseError('"," or "]" expected (at character %d)' % self.pos)
+        return Arr(self.items(']', self.value))
 
 
 class JsonStyle(object):

@@ -16,6 +16,7 @@ which fields of Ollama's answer become which paths of the OpenAI answer (``ANSWE
 
 from __future__ import annotations
 
+import collections
 import json
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_body import Arr, Key, Leaf, New, Obj
@@ -55,12 +56,8 @@ WHY_NOT = {
 }
 
 
-class Mapped(object):
-    def __init__(self, tree, notes, model_before, model_after):
-        self.tree = tree
-        self.notes = notes
-        self.model_before = model_before
-        self.model_after = model_after
+# The converted body's tree, the notes about it, and the model before and after the model map.
+Mapped = collections.namedtuple('Mapped', 'tree notes model_before model_after')
 
 
 def _describe(leaf):

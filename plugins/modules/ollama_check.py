@@ -330,16 +330,12 @@ def main():
         return
     running = container['name'] or (container['reuse'] and running_stand_in(
         module.run_command, container['reuse'], container['network'], container['add_hosts']))
-    if running:
-        send = ContainerCurl(module.run_command, None, container['network'], running=running,
-                             connect_timeout=container['connect_timeout'])
-        try:
-            check(module, send=send, network=container['network'])
-        except ContainerError as exc:
-            module.fail_json(msg=str(exc), changed=False, reachable=False, models=[], missing=[], pulled=[],
-                             checked_from='container on %s' % container['network'])
-        return
     try:
+        if running:
+            check(module, send=ContainerCurl(module.run_command, None, container['network'], running=running,
+                                             connect_timeout=container['connect_timeout']),
+                  network=container['network'])
+            return
         with probe_network(module.run_command, container['network'], container['subnet'],
                            container['gateway']) as network:
             send = ContainerCurl(module.run_command, container['image'], network,

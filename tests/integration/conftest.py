@@ -26,6 +26,11 @@ def free_port():
         return s.getsockname()[1]
 
 
+def docker(*args, check=True, timeout=300):
+    """The docker CLI, its output captured as text."""
+    return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
 def play_role(base, role, variables, check=False, diff=False):
     """Run one of the collection's roles on this machine as ansible-playbook does, with ``variables`` as extra
     vars (a file in ``base``); return (stats of localhost, message of the failed task or None, the process)."""

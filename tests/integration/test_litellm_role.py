@@ -26,7 +26,7 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import REPO, STANDIN, free_port, play_role
+from conftest import REPO, STANDIN, docker, free_port, play_role
 
 IMAGE = 'llm-gateway-test/litellm:latest'
 HARNESS = os.path.join(REPO, 'tests', 'harness')
@@ -75,10 +75,6 @@ networks:
 # which hand out whole /16s in turn: an address the daemon picked could overlap
 # the fixed subnet of the stack that Molecule brings up beside these tests.
 SUBNET = '10.213.%d.0/24' % secrets.randbelow(256)
-
-
-def docker(*args, check=True, timeout=300):
-    return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=timeout)
 
 
 class Deployment:

@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import subprocess
 import time
 
 import pytest
 
-from conftest import play_role
+from conftest import docker, play_role
 
 NGINX_IMAGE = 'llm-gateway-test/nginx:latest'
 STANDIN_IMAGE = 'llm-gateway-test/ollama-standin:latest'
@@ -28,10 +27,6 @@ NGINX = PREFIX + '-nginx'
 # Outside Docker's default address pools, as in test_litellm_role.
 OCTET = secrets.randbelow(256)
 SUBNET, GATEWAY = '10.215.%d.0/24' % OCTET, '10.215.%d.1' % OCTET
-
-
-def docker(*args, check=True):
-    return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=120)
 
 
 def start_ollama(models, address=None):
