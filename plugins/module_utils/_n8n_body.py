@@ -489,41 +489,36 @@ class JsParser(object):
         self.pos += 1
         return Key(name, src)
 
-    def obj(self):
+    def items(self, close, item, where):
+        """What ``item`` reads, up to ``close``, comma-separated; a trailing comma is allowed, a spread is not.
+        The opening bracket is at ``self.pos``."""
         self.pos += 1
-        pairs = []
+        found = []
         while True:
             self.skip()
-            if self.text.startswith('}', self.pos):
+            if self.text.startswith(close, self.pos):
                 self.pos += 1
-                _check_duplicates(pairs, ' in the object literal')
-                return Obj(pairs)
+                return found
             if self.text.startswith('...', self.pos):
-                raise ParseError('a spread (...) in the object literal')
-            key = self.key()
-            pairs.append((key, self.value()))
+                raise ParseError('a spread (...) in %s' % where)
+            found.append(item())
             self.skip()
             if self.text.startswith(',', self.pos):
                 self.pos += 1
-            elif not self.text.startswith('}', self.pos):
-                raise ParseError('"," or "}" expected (at character %d)' % self.pos)
+            elif not self.text.startswith(close, self.pos):
+                raise ParseError('"," or "%s" expected (at character %d)' % (close, self.pos))
+
+    def pair(self):
+        key = self.key()
+        return key, self.value()
+
+    def obj(self):
+        pairs = self.items('}', self.pair, 'the object literal')
+        _check_duplicates(pairs, ' in the object literal')
+        return Obj(pairs)
 
     def arr(self):
-        self.pos += 1
-        items = []
-        while True:
-            self.skip()
-            if self.text.startswith(']', self.pos):
-                self.pos += 1
-                return Arr(items)
-            if self.text.startswith('...', self.pos):
-                raise ParseError('a spread (...) in an array literal')
-            items.append(self.value())
-            self.skip()
-            if self.text.startswith(',', self.pos):
-                self.pos += 1
-            elif not self.text.startswith(']', self.pos):
-                raise ParseError('"," or "]" expected (at character %d)' % self.pos)
+        return Arr(self.items(']', self.value, 'an array literal'))
 
 
 _STRINGIFY = re.compile(r'JSON\s*\.\s*stringify\s*\(')
