@@ -89,7 +89,7 @@ STRUCTURED = {
     'env': 'a mapping of environment variable names (letters, digits and _, not starting with a digit) to a '
            'text, a number or true/false',
     'litellm_models': 'a list of {name, backends: [{model, api_base}]}',
-    'mem_limits': 'a mapping of the services nginx, n8n and litellm to Docker sizes, such as {n8n: 2g}',
+    'mem_limits': 'a mapping of the services nginx, n8n, litellm, postgres and redis to Docker sizes, such as {n8n: 2g}',
     'command': 'a Compose healthcheck test: a list of texts that starts with CMD, CMD-SHELL or NONE',
 }
 _COMPILED = dict((kind, re.compile(pattern)) for kind, (pattern, dummy) in KINDS.items())
@@ -224,7 +224,7 @@ def _mem_limits(name, value, secret):
         return [_problem(name, value, secret, STRUCTURED['mem_limits'], 'is not a mapping')]
     found = []
     for service in value:
-        if service not in ('nginx', 'n8n', 'litellm'):
+        if service not in ('nginx', 'n8n', 'litellm', 'postgres', 'redis'):
             found.append('%s has the key %s, which is not a service of the stack, expected %s' % (
                 name, _shown(service), STRUCTURED['mem_limits']))
             continue

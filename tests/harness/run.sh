@@ -6,6 +6,9 @@
 #                     minutes: the starter kit (attach and adopt an n8n on Postgres),
 #                     and beside it the Linux host kinds and the ollama_host role on
 #                     systemd; CI runs it after `all`
+#   run.sh scale    : set up, then the scaling-out scenario (n8n in queue mode on
+#                     Postgres with workers, LiteLLM replicas sharing Redis); CI
+#                     runs it after `takeover`
 #   run.sh STAGE… : only the named stages (see `stages` below)
 # Each stage is timed; a summary table is printed at the end, whatever happened.
 source "$(dirname "$0")/lib.sh"
@@ -109,6 +112,7 @@ stage_molecule_phase1()    { molecule_env; with_venv molecule test -s phase1; }
 stage_molecule_linux()     { molecule_env; with_venv molecule test -s linux; }
 stage_molecule_ollama_host() { molecule_env; with_venv molecule test -s ollama_host; }
 stage_molecule_starter()   { molecule_env; with_venv molecule test -s starter; }
+stage_molecule_scale()     { molecule_env; with_venv molecule test -s scale; }
 
 run_stage() {
   local name=$1 fn start rc
@@ -185,6 +189,7 @@ case "${1:-all}" in
       fi
     fi
     ;;
+  scale) run_stages "${setup_stages[@]}" molecule-scale || true ;;
   quick) run_stages "${setup_stages[@]}" "${check_stages[@]}" integration || true ;;
   *)     run_stages "$@" || true ;;
 esac

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Like the official image's entrypoint: initialise an empty PGDATA from
-# POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB, listen on every address,
+# POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB (each also from NAME_FILE, read
+# after dropping to postgres, as the official image does), listen on every address,
 # password authentication from the network, then run postgres as postgres.
 set -euo pipefail
 if [ "${1:-}" = postgres ]; then
@@ -8,6 +9,13 @@ if [ "${1:-}" = postgres ]; then
     mkdir -p "$PGDATA" && chown -R postgres:postgres "$PGDATA" && chmod 0700 "$PGDATA"
     exec setpriv --reuid=postgres --regid=postgres --init-groups "$0" "$@"
   fi
+  for var in POSTGRES_USER POSTGRES_PASSWORD POSTGRES_DB; do
+    file_var="${var}_FILE"
+    if [ -n "${!file_var:-}" ]; then
+      [ -z "${!var:-}" ] || { echo "both $var and $file_var are set (but are exclusive)" >&2; exit 1; }
+      export "$var"="$(< "${!file_var}")"
+    fi
+  done
   user=${POSTGRES_USER:-postgres}
   db=${POSTGRES_DB:-$user}
   if [ ! -s "$PGDATA/PG_VERSION" ]; then

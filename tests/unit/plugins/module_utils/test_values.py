@@ -224,8 +224,8 @@ def test_a_secret_value_is_never_in_a_message(secret):
 def test_memory_limits_name_services_of_the_stack_with_docker_sizes():
     assert check_value({'name': 'm', 'kind': 'mem_limits', 'value': {'n8n': '2g', 'litellm': '512m'}}) == []
     assert check_value({'name': 'm', 'kind': 'mem_limits', 'value': {}}) == []
-    found = check_value({'name': 'm', 'kind': 'mem_limits', 'value': {'n8n': '2g;', 'postgres': '1g'}})
-    assert len(found) == 2 and 'm.n8n' in found[0] and 'postgres' in found[1]
+    found = check_value({'name': 'm', 'kind': 'mem_limits', 'value': {'n8n': '2g;', 'mysql': '1g'}})
+    assert len(found) == 2 and 'm.n8n' in found[0] and 'mysql' in found[1]
     assert check_value({'name': 'm', 'kind': 'mem_limits', 'value': ['2g']})
     assert check_value({'name': 's', 'kind': 'docker_size', 'value': '10m'}) == []
     assert check_value({'name': 's', 'kind': 'docker_size', 'value': '0'})
