@@ -28,6 +28,9 @@ import yaml
 
 from conftest import REPO, STANDIN, docker, free_port, play_role
 
+sys.path.insert(0, os.path.join(REPO, 'plugins', 'filter'))
+from secret_env_entrypoint import secret_env_entrypoint  # noqa: E402  pylint: disable=wrong-import-position
+
 IMAGE = 'llm-gateway-test/litellm:latest'
 HARNESS = os.path.join(REPO, 'tests', 'harness')
 NAME = 'lgt-litellm-%s' % secrets.token_hex(3)
@@ -42,9 +45,8 @@ services:
     image: {image}
     container_name: {name}
     restart: unless-stopped
+    entrypoint: {entrypoint}
     command: ["--config", "/app/config.yaml", "--port", "4000"]
-    env_file:
-      - ./env/litellm.env
     environment:
       LITELLM_LOCAL_MODEL_COST_MAP: "True"
       LITELLM_TELEMETRY_DISABLED: "true"
@@ -52,6 +54,7 @@ services:
       LITELLM_LOG: "ERROR"
     volumes:
       - ./litellm/config.yaml:/app/config.yaml:ro
+      - ./env/litellm-secrets:/run/secrets/llm-gateway:ro
     ports:
       - "127.0.0.1:{port}:4000"
     extra_hosts:
@@ -192,9 +195,10 @@ def test_first_run_writes_the_files_then_nothing_changes(deployment):
     stats, failed = deployment.play()
     assert failed is None and stats['changed'] > 0
     config = os.path.join(deployment.root, 'litellm', 'config.yaml')
-    env = os.path.join(deployment.root, 'env', 'litellm.env')
+    env = os.path.join(deployment.root, 'env', 'litellm-secrets', 'litellm.env')
     assert oct(os.stat(config).st_mode & 0o777) == '0o644'
-    assert oct(os.stat(env).st_mode & 0o777) == '0o600'
+    assert oct(os.stat(env).st_mode & 0o777) == '0o400' and os.stat(env).st_uid == 65532
+    assert oct(os.stat(os.path.dirname(env)).st_mode & 0o777) == '0o500'
     with open(env) as f:
         assert f.read() == 'LITELLM_MASTER_KEY=%s\n' % deployment.key
     with open(config) as f:
@@ -213,9 +217,12 @@ def test_first_run_writes_the_files_then_nothing_changes(deployment):
 
 def test_litellm_serves_the_rendered_configuration(deployment):
     with open(os.path.join(deployment.root, 'docker-compose.yml'), 'w') as f:
-        f.write(COMPOSE.format(name=NAME, image=IMAGE, port=deployment.port, liveliness=LIVELINESS, subnet=SUBNET))
+        f.write(COMPOSE.format(name=NAME, image=IMAGE, port=deployment.port, liveliness=LIVELINESS, subnet=SUBNET,
+                               entrypoint=json.dumps(secret_env_entrypoint(
+                                   '/run/secrets/llm-gateway/litellm.env', '/app/docker-entrypoint.sh')).replace('$', '$$')))
     deployment.compose('up', '--detach')
     deployment.wait_alive()
+    assert deployment.key not in docker('container', 'inspect', NAME).stdout
     conn, resp = deployment.chat('what does the gateway say?', key=deployment.key)
     body = json.loads(resp.read())
     assert resp.status == 200, body
@@ -300,11 +307,27 @@ def test_a_new_configuration_restarts_only_litellm_and_waits_for_it(deployment):
     assert deployment.play(llm_gateway_litellm_router_settings={'num_retries': 0})[0]['changed'] == 0
 
 
+def test_a_new_key_restarts_litellm_which_then_takes_only_it(deployment):
+    started, old = deployment.started_at(), deployment.key
+    deployment.key = 'sk-' + secrets.token_hex(32)
+    stats, failed = deployment.play()
+    assert failed is None and stats['changed'] > 0
+    assert deployment.started_at() != started
+    assert deployment.key not in docker('container', 'inspect', NAME).stdout
+    assert deployment.chat('new key', key=deployment.key)[1].status == 200
+    conn, resp = deployment.chat('old key', key=old)
+    body = json.loads(resp.read())
+    # Not the master key: LiteLLM looks it up as a virtual key, and without a
+    # database refuses it (400 no_db_connection).
+    assert resp.status in (400, 401) and 'choices' not in body, (resp.status, body)
+    assert deployment.play()[0]['changed'] == 0
+
+
 def test_rollback_removes_the_container_then_its_files(deployment):
     assert docker('container', 'inspect', NAME, check=False).returncode == 0
     stats, failed = deployment.play(llm_gateway_phase=1)
     assert failed is None and stats['changed'] == 2  # the container (stop, rm), then the files
     assert docker('container', 'inspect', NAME, check=False).returncode != 0
     assert not os.path.exists(os.path.join(deployment.root, 'litellm'))
-    assert not os.path.exists(os.path.join(deployment.root, 'env', 'litellm.env'))
+    assert not os.path.exists(os.path.join(deployment.root, 'env', 'litellm-secrets'))
     assert deployment.play(llm_gateway_phase=1)[0]['changed'] == 0

@@ -101,8 +101,11 @@ def test_config_and_secrets(host):
     assert config.mode == 0o644 and 'os.environ/LITELLM_MASTER_KEY' in config.content_string
     assert master_key() not in config.content_string
     assert master_key() not in host.file(ROOT + '/docker-compose.yml').content_string
-    env = host.file(ROOT + '/env/litellm.env')
-    assert env.mode == 0o600 and env.user == 'root' and master_key() in env.content_string
+    env = host.file(ROOT + '/env/litellm-secrets/litellm.env')
+    assert env.mode == 0o400 and env.uid == 65532 and master_key() in env.content_string
+    assert not host.file(ROOT + '/env/litellm.env').exists
+    # The key reaches LiteLLM through its entrypoint, not its configuration.
+    assert master_key() not in host.check_output('docker container inspect llama-litellm')
 
 
 def test_chat_through_nginx_with_a_key(host, fresh_standin):
@@ -382,7 +385,7 @@ def test_rollback_brings_phase_1_back(host):
     # the workflow phase 2 moved and that was deleted since is named, not a failure
     assert re.search(r'Made after phase 1: n8n has no workflow \w+ any more', out), out[-4000:]
     assert host.run('docker container inspect llama-litellm').rc != 0
-    assert not host.file(ROOT + '/litellm').exists and not host.file(ROOT + '/env/litellm.env').exists
+    assert not host.file(ROOT + '/litellm').exists and not host.file(ROOT + '/env/litellm-secrets').exists
     conf = host.file(ROOT + '/nginx/conf.d/llm-gateway.conf').content_string
     assert 'location /v1/' not in conf and 'llama-litellm' not in conf
     ask = node(workflow(host, 'LLM webhook'), 'Ask Ollama')

@@ -95,13 +95,15 @@ def test_every_service_runs_healthy(host):
 
 
 def test_secrets_are_files_out_of_docker_inspect(host):
-    secrets = [secret('postgres_password'), secret('redis_password'), secret('encryption_key')]
+    secrets = [secret('postgres_password'), secret('redis_password'), secret('encryption_key'),
+               secret('litellm_master_key')]
     names = (service_containers(host, 'n8n') + service_containers(host, 'n8n-worker')
-             + service_containers(host, 'n8n-webhook') + [REDIS, POSTGRES])
+             + service_containers(host, 'n8n-webhook') + [REDIS, POSTGRES] + LITELLM)
     for name in names:
         inspected = host.check_output('docker container inspect %s' % name)
         assert not [s for s in secrets if s in inspected], name
-    for folder, owner in [('postgres-secrets', '999'), ('redis', '999'), ('n8n-secrets', '1000')]:
+    for folder, owner in [('postgres-secrets', '999'), ('redis', '999'), ('n8n-secrets', '1000'),
+                          ('litellm-secrets', '65532')]:
         path = '/srv/llm-gateway-scale/env/%s' % folder
         assert host.check_output("stat -c '%%u %%a' %s" % path) == owner + ' 500'
         for f in host.check_output('ls %s' % path).split():
