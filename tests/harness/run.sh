@@ -80,7 +80,7 @@ stage_build() {
   local top
   top=$(tar -tzf "$tarball" | sed -e 's|^\./||' | awk -F/ '$1 == "inventory" || $1 == "changelogs" {if ($2 != "") print $1 "/" $2; next} {print $1}' \
         | sort -u | tr '\n' ' ')
-  [ "$top" = "CHANGELOG.md CHANGELOG.rst FILES.json LICENSE MANIFEST.json README.md changelogs/changelog.yaml changelogs/config.yaml inventory/example meta playbooks plugins requirements.yml roles " ] \
+  [ "$top" = "CHANGELOG.md CHANGELOG.rst FILES.json LICENSE MANIFEST.json README.md changelogs/changelog.yaml changelogs/config.yaml inventory/example inventory/example-scale meta playbooks plugins requirements.yml roles " ] \
     || die "the tarball holds more or less than users need: $top"
   ! tar -tzf "$tarball" | grep -q '__pycache__\|\.pyc$' || die "the tarball holds compiled Python files"
   : >"$out/ansible.cfg"

@@ -147,6 +147,38 @@ def test_litellm_replicas_share_one_name_and_redis(host):
     assert 'llama3' in keys, keys
 
 
+def snapshot(host):
+    """What a refused run must leave as it was: the stack's files, containers and volumes."""
+    return (host.check_output('find /srv/llm-gateway-scale -path "*/.staging" -prune -o -type f -print0 | sort -z '
+                              '| xargs -0 sha256sum'),
+            host.check_output("docker ps -a --filter label=com.docker.compose.project=%s "
+                              "--format '{{.Names}} {{.ID}} {{.State}}' | sort" % PROJECT_NAME),
+            host.check_output("docker volume ls -q | grep scale | sort"))
+
+
+def test_what_queue_mode_cannot_run_is_refused_before_any_change(host):
+    host.check_output('docker volume create llm-gateway-scale-sqlite-n8n')
+    try:
+        before = snapshot(host)
+        for extra, expected in [
+                (['-e', 'llm_gateway_n8n_database=sqlite', '-e', 'llm_gateway_n8n_mode=regular'],
+                 'keeps its data in Postgres (the volume llm-gateway-scale-postgres exists)'),
+                (['-e', 'llm_gateway_n8n_database=sqlite'],
+                 'queue mode needs n8n\'s workers to share its database'),
+                (['-e', 'llm_gateway_n8n_takeover=attach', '-e', 'llm_gateway_n8n_container=%s' % main_n8n(host)],
+                 'an attached n8n is yours, not the stack\'s'),
+                # An n8n whose data is in SQLite, in a project without the stack's Postgres yet.
+                (['-e', 'llm_gateway_compose_project=llm-gateway-scale-sqlite', '-e',
+                  'llm_gateway_n8n_data=llm-gateway-scale-sqlite-n8n'],
+                 'would start n8n on an empty Postgres, leaving its workflows and credentials behind'),
+                (['-e', 'llm_gateway_redis_password=short'], 'llm_gateway_redis_password cannot be used')]:
+            rc, out = run_playbook('site.yml', *extra)
+            assert rc != 0 and expected in out and 'Nothing was changed' in out, (extra, out[-2500:])
+            assert snapshot(host) == before, extra
+    finally:
+        host.run('docker volume rm llm-gateway-scale-sqlite-n8n')
+
+
 def test_a_replica_recreated_under_load_fails_no_request_through_nginx(host):
     before = container(host, LITELLM[1], '{{.Id}}')
     script = ('docker exec %s node -e %s http://%s/v1/chat/completions %s 25 4 >/tmp/scale-load.json 2>&1 & pid=$!; '
