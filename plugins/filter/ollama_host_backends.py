@@ -47,18 +47,12 @@ _value:
   elements: dict
 '''
 
-from ansible.errors import AnsibleFilterError
-
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._ollama_hosts import (
-    OllamaHostsError, models_from_hosts,
-)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._ollama_hosts import models_from_hosts
 
 
 def ollama_host_backends(hosts, hostvars, models):
-    try:
-        return models_from_hosts(list(hosts or []), hostvars, list(models))
-    except OllamaHostsError as exc:
-        raise AnsibleFilterError('ollama_host_backends: %s' % exc)
+    """The filter; an OllamaHostsError (a ValueError naming the fix) reaches the play as the task's error."""
+    return models_from_hosts(list(hosts or []), hostvars, list(models))
 
 
 class FilterModule(object):

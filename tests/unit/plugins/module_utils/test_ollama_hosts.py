@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, strategies as st
 
-from ansible.errors import AnsibleFilterError
 from ansible_collections.local_ai.llm_gateway.plugins.filter.ollama_host_backends import (
     FilterModule, ollama_host_backends,
 )
@@ -44,9 +43,9 @@ def test_a_model_no_host_serves_names_the_fix():
         models_from_hosts([], HOSTVARS, ['llama3'])
 
 
-def test_the_filter_turns_errors_into_filter_errors():
+def test_the_filter_is_registered_and_raises_the_named_fix():
     assert FilterModule().filters()['ollama_host_backends'] is ollama_host_backends
-    with pytest.raises(AnsibleFilterError, match='ollama_host_backends: no Ollama host serves the model x'):
+    with pytest.raises(ValueError, match='no Ollama host serves the model x'):
         ollama_host_backends(['mac'], HOSTVARS, ['x'])
 
 
