@@ -37,11 +37,19 @@ run_rerun() {
   done
 }
 
+run_queue() {
+  # n8n in queue mode: executions per second with 1 vs 2 workers, on a stack of
+  # its own (removed at the end).
+  tests/harness/run.sh engine venv compose base-image images standin n8n-install collection-link >/dev/null
+  "$LLM_GATEWAY_CACHE/venv/bin/python" bench/queue_workers.py "$@"
+}
+
 case "$only" in
-  all) run_route; run_n8n; run_litellm; run_rerun ;;
+  all) run_route; run_n8n; run_litellm; run_rerun; run_queue ;;
   route) run_route ;;
   n8n) run_n8n ;;
   litellm) shift; run_litellm "$@" ;;
   rerun) run_rerun ;;
-  *) die "usage: $0 [all|route|n8n|litellm [ARGS...]|rerun]" ;;
+  queue) shift; run_queue "$@" ;;
+  *) die "usage: $0 [all|route|n8n|litellm [ARGS...]|rerun|queue [ARGS...]]" ;;
 esac

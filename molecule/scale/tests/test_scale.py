@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import sys
 import time
@@ -95,13 +96,13 @@ def test_every_service_runs_healthy(host):
 
 
 def test_secrets_are_files_out_of_docker_inspect(host):
-    secrets = [secret('postgres_password'), secret('redis_password'), secret('encryption_key'),
-               secret('litellm_master_key')]
+    values = [secret('postgres_password'), secret('redis_password'), secret('encryption_key'),
+              secret('litellm_master_key')]
     names = (service_containers(host, 'n8n') + service_containers(host, 'n8n-worker')
              + service_containers(host, 'n8n-webhook') + [REDIS, POSTGRES] + LITELLM)
     for name in names:
         inspected = host.check_output('docker container inspect %s' % name)
-        assert not [s for s in secrets if s in inspected], name
+        assert not [v for v in values if v in inspected], name
     for folder, owner in [('postgres-secrets', '999'), ('redis', '999'), ('n8n-secrets', '1000'),
                           ('litellm-secrets', '65532')]:
         path = '/srv/llm-gateway-scale/env/%s' % folder
@@ -171,7 +172,9 @@ def test_what_queue_mode_cannot_run_is_refused_before_any_change(host):
                 (['-e', 'llm_gateway_compose_project=llm-gateway-scale-sqlite', '-e',
                   'llm_gateway_n8n_data=llm-gateway-scale-sqlite-n8n'],
                  'would start n8n on an empty Postgres, leaving its workflows and credentials behind'),
-                (['-e', 'llm_gateway_redis_password=short'], 'llm_gateway_redis_password cannot be used')]:
+                (['-e', 'llm_gateway_redis_password=short'], 'llm_gateway_redis_password cannot be used'),
+                (['-e', 'llm_gateway_postgres_password=another-Postgres-passw0rd'],
+                 'differs from the password the stack\'s Postgres was created with')]:
             rc, out = run_playbook('site.yml', *extra)
             assert rc != 0 and expected in out and 'Nothing was changed' in out, (extra, out[-2500:])
             assert snapshot(host) == before, extra
@@ -213,6 +216,19 @@ def test_executions_queued_while_no_worker_runs_survive_a_redis_restart(host):
     wait_for('the 5 queued executions ran after the restart', done, 180)
     wait_for('the workers are healthy again',
              lambda: all(container(host, w, '{{.State.Health.Status}}') == 'healthy' for w in workers), 180)
+
+
+def test_a_new_redis_password_restarts_redis_and_its_clients(host):
+    new = 'R' + secrets.token_hex(16)
+    rc, out = run_playbook('site.yml', '-e', 'llm_gateway_redis_password=%s' % new)
+    assert rc == 0 and new not in out, out[-3000:]
+    assert 'requirepass %s' % new in host.check_output('cat /srv/llm-gateway-scale/env/redis/redis.conf')
+    for name in service_containers(host, 'n8n') + service_containers(host, 'n8n-worker') + LITELLM + [REDIS]:
+        assert container(host, name, '{{.State.Health.Status}}') == 'healthy', name
+    # n8n's main, webhook processor and workers use the new password: the queue works.
+    assert trigger_webhook(host, 'llm-ask', {'prompt': 'new password'}) == {
+        'answer': 'Stand-in answer to: new password'}
+    # (The next test's first run puts the inventory's password back.)
 
 
 def test_scaling_the_workers_is_idempotent(host):
