@@ -26,6 +26,8 @@ import threading
 import time
 import urllib.request
 
+from lab import Container
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HARNESS = os.path.join(REPO, 'tests', 'harness')
 ROOT = '/srv/llm-gateway-bench'
@@ -116,14 +118,17 @@ class Stack:
             with open(os.path.join(SECRETS, name), 'w') as f:
                 f.write(secrets.token_hex(20))
         self.key = None
+        self.standin = standin
 
-    def play(self, workers):
+    def play(self, workers, concurrency=10):
         """site.yml with this many workers (n8n_routing left out: no workflow moves here); returns its seconds."""
         start = time.monotonic()
         ansible = os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, '.cache', 'collections'), ANSIBLE_NOCOLOR='1')
         proc = subprocess.run([ansible, '-i', os.path.join(self.tmp, 'inventory'), '--skip-tags=n8n_routing',
-                               '-e', 'llm_gateway_n8n_workers=%d' % workers, os.path.join(REPO, 'playbooks', 'site.yml')],
+                               '-e', 'llm_gateway_n8n_workers=%d' % workers,
+                               '-e', 'llm_gateway_n8n_worker_concurrency=%d' % concurrency,
+                               os.path.join(REPO, 'playbooks', 'site.yml')],
                               capture_output=True, text=True, env=env, cwd=REPO, timeout=900, check=False)
         if proc.returncode != 0:
             raise RuntimeError(proc.stdout[-3000:] + proc.stderr[-2000:])
@@ -144,6 +149,12 @@ class Stack:
         made = self.api('POST', '/api/v1/workflows', WORKFLOW)
         self.api('POST', '/api/v1/workflows/%s/activate' % made['id'])
 
+    def token_delay(self, ms):
+        """The Ollama stand-in's delay per streamed chunk (its answer here has 5); 0 puts its defaults back."""
+        path, body = ('/_standin/config', {'token_delay_ms': ms}) if ms else ('/_standin/reset', {})
+        urllib.request.urlopen(urllib.request.Request(self.standin + path, data=json.dumps(body).encode(),
+                                                      headers={'Content-Type': 'application/json'}), timeout=10).read()
+
     @staticmethod
     def workers():
         return run('docker', 'ps', '-q', '--filter', 'label=com.docker.compose.project=' + PROJECT,
@@ -157,6 +168,18 @@ def down():
                         '--timeout', '10'], capture_output=True, check=False)
     shutil.rmtree(ROOT, ignore_errors=True)
     shutil.rmtree(SECRETS, ignore_errors=True)
+
+
+def project_containers():
+    """The benchmark stack's running containers, each with its Compose service."""
+    found = []
+    for line in run('docker', 'ps', '--filter', 'label=com.docker.compose.project=' + PROJECT,
+                    '--format', '{{.Names}} {{.Label "com.docker.compose.service"}}').stdout.splitlines():
+        name, service = line.split()
+        container = Container(name)
+        container.service = service
+        found.append(container)
+    return found
 
 
 def logs(container):
@@ -173,7 +196,7 @@ def call(prompt):
 
 def measure(requests, clients, deadline_s=600):
     """requests webhook calls by clients callers; returns counts and executions per second."""
-    lock, todo, res = threading.Lock(), list(range(requests)), {'ok': 0, 'failed': 0}
+    lock, todo, res = threading.Lock(), list(range(requests)), {'ok': 0, 'failed': 0, 'why': {}}
     end = time.monotonic() + deadline_s
 
     def one():
@@ -182,12 +205,15 @@ def measure(requests, clients, deadline_s=600):
                 if not todo:
                     return
                 i = todo.pop()
+            t0 = time.monotonic()
             try:
-                good = call('bench %d' % i)
-            except Exception:  # pylint: disable=broad-except
-                good = False
+                why = None if call('bench %d' % i) else 'another answer'
+            except Exception as exc:  # pylint: disable=broad-except
+                why = '%s after %.0f s' % (type(exc).__name__, time.monotonic() - t0)
             with lock:
-                res['ok' if good else 'failed'] += 1
+                res['ok' if why is None else 'failed'] += 1
+                if why:
+                    res['why'][why] = res['why'].get(why, 0) + 1
     start = time.monotonic()
     threads = [threading.Thread(target=one) for _ in range(clients)]
     for t in threads:
@@ -198,39 +224,65 @@ def measure(requests, clients, deadline_s=600):
     return dict(res, seconds=round(wall, 2), executions_per_second=round(res['ok'] / wall, 2))
 
 
+def measure_with(stack, workers, concurrency, requests, clients):
+    """Scale the workers with the play, warm up, then measure; with CPU time per execution by service."""
+    scale_seconds = stack.play(workers, concurrency)
+    assert len(stack.workers()) == workers
+    measure(8, 4)  # warm-up
+    logs_before = {w: len(logs(w)) for w in stack.workers()}
+    containers = project_containers()
+    cpu_before = {c.name: c.cpu_ns() for c in containers}
+    got = measure(requests, clients)
+    cpu = {}
+    for c in containers:
+        cpu[c.service] = cpu.get(c.service, 0) + (c.cpu_ns() or 0) - (cpu_before[c.name] or 0)
+    got['cpu_ms_per_execution'] = {k: round(v / 1e6 / max(got['ok'], 1), 2) for k, v in sorted(cpu.items())}
+    got['cpu_ms_per_execution']['all'] = round(sum(cpu.values()) / 1e6 / max(got['ok'], 1), 2)
+    got['executions_per_worker'] = {w: len(re.findall(r'Worker finished execution', logs(w)[logs_before[w]:]))
+                                    for w in stack.workers()}
+    got.update(workers=workers, concurrency=concurrency, play_seconds=round(scale_seconds, 1))
+    print(json.dumps(got), flush=True)
+    return got
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--requests', type=int, default=300)
     parser.add_argument('--clients', type=int, default=16)
+    parser.add_argument('--waiting-requests', type=int, default=60)
+    parser.add_argument('--workers', default='1,2,1', help='the worker counts measured in turn')
+    parser.add_argument('--keep', action='store_true', help='leave the stack up at the end (for a look at it)')
     parser.add_argument('--out', default=os.path.join(REPO, 'bench', 'results', 'queue_workers.json'))
     args = parser.parse_args()
     args.requests = min(args.requests, 2000)
+    args.waiting_requests = min(args.waiting_requests, 2000)
     tmp = tempfile.mkdtemp(prefix='llm-gateway-bench-')
-    results = {'requests': args.requests, 'clients': args.clients, 'runs': []}
+    results = {'requests': args.requests, 'clients': args.clients, 'runs': [], 'waiting': []}
     down()
     try:
         stack = Stack(tmp)
         results['deploy_seconds'] = round(stack.play(1), 1)
         stack.prepare_n8n()
-        for workers in (1, 2, 1):
-            scale_seconds = stack.play(workers)
-            assert len(stack.workers()) == workers
-            measure(20, 4)  # warm-up
-            logs_before = {w: len(logs(w)) for w in stack.workers()}
-            got = measure(args.requests, args.clients)
-            per_worker = {}
-            for w in stack.workers():
-                out = logs(w)[logs_before[w]:]
-                per_worker[w] = len(re.findall(r'Worker finished execution', out))
-            got.update(workers=workers, play_seconds=round(scale_seconds, 1), executions_per_worker=per_worker)
-            print(json.dumps(got), flush=True)
-            results['runs'].append(got)
+        for workers in [int(w) for w in args.workers.split(',')]:
+            results['runs'].append(measure_with(stack, workers, 10, args.requests, args.clients))
+        # Executions that wait on Ollama (a slow model: the stand-in takes about 0.5 s per answer), each worker
+        # running two at once: what a second worker adds when CPU is not the limit.
+        stack.token_delay(100)
+        try:
+            for workers in (1, 2):
+                results['waiting'].append(measure_with(stack, workers, 2, args.waiting_requests, args.clients))
+        finally:
+            stack.token_delay(0)
+        slow = {r['workers']: r['executions_per_second'] for r in results['waiting']}
+        results['waiting_ratio_2_to_1'] = round(slow[2] / slow[1], 2)
         one = [r['executions_per_second'] for r in results['runs'] if r['workers'] == 1]
         two = [r['executions_per_second'] for r in results['runs'] if r['workers'] == 2]
-        results['ratio_2_to_1'] = round(two[0] / (sum(one) / len(one)), 2)
+        if one and two:
+            results['ratio_2_to_1'] = round((sum(two) / len(two)) / (sum(one) / len(one)), 2)
         results['cpus'] = os.cpu_count()
     finally:
-        down()
+        if not args.keep:
+            down()
         shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, 'w') as f:

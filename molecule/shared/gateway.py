@@ -98,7 +98,7 @@ def post_from_n8n(host, url, payload, headers=None):
 
 def trigger_webhook(host, path, payload):
     out = host.check_output(
-        "curl -sf -X POST -H 'Host: webhooks.%s' -H 'Content-Type: application/json' -d '%s' http://%s/webhook/%s"
+        "curl -sf -m 120 -X POST -H 'Host: webhooks.%s' -H 'Content-Type: application/json' -d '%s' http://%s/webhook/%s"
         % (DOMAIN, json.dumps(payload), NGINX, path))
     return json.loads(out)
 
