@@ -215,7 +215,7 @@ def measure(requests, clients, deadline_s=600):
                 if why:
                     res['why'][why] = res['why'].get(why, 0) + 1
     start = time.monotonic()
-    threads = [threading.Thread(target=one) for _ in range(clients)]
+    threads = [threading.Thread(target=one, name="caller-%d" % n) for n in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
