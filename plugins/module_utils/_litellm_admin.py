@@ -7,7 +7,9 @@
 
 """LiteLLM's key API (``/key/info``, ``/key/generate``, ``/key/update``, ``/key/delete``) over a JsonHttpClient.
 
-The client, built by the caller with the master key in its secret headers, is passed in. What to do is
+The client, built by the caller with the master key in its secret headers, is passed in. A key is named
+by its token (its SHA-256, which LiteLLM takes wherever it takes a key) except in ``/key/generate``, so that
+the key is never in a URL (LiteLLM's access log) or an error message. What to do is
 decided by ``plan`` from one look-up (read only, so check mode sends nothing else); ``apply`` does it.
 The comparison itself is in ``_litellm_keys``.
 """
@@ -18,7 +20,7 @@ from urllib.parse import urlencode
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._litellm_keys import (
-    MANAGED_FIELDS, changes, current_fields, is_live,
+    MANAGED_FIELDS, changes, current_fields, is_live, token,
 )
 
 
@@ -31,7 +33,7 @@ class LiteLLMKeys(object):
     def info(self, key):
         """``/key/info``'s ``info`` for the key, or None when LiteLLM does not know it."""
         try:
-            answer = self.client.json('GET', '/key/info?' + urlencode({'key': key}))
+            answer = self.client.json('GET', '/key/info?' + urlencode({'key': token(key)}))
         except ApiError as exc:
             if exc.status == 404:
                 return None
@@ -68,10 +70,10 @@ class LiteLLMKeys(object):
             # answer is looked up first rather than repeated (json_checked).
             self.client.json_checked('POST', '/key/generate', body, landed=lambda: self._landed(key))
         elif plan['action'] == 'updated':
-            self.client.json('POST', '/key/update', dict(plan['fields'], key=key), idempotent=True)
+            self.client.json('POST', '/key/update', dict(plan['fields'], key=token(key)), idempotent=True)
         elif plan['action'] == 'deleted':
             try:
-                self.client.json('POST', '/key/delete', {'keys': [key]}, idempotent=True)
+                self.client.json('POST', '/key/delete', {'keys': [token(key)]}, idempotent=True)
             except ApiError as exc:
                 # A retry after a lost answer finds the key gone: LiteLLM answers 404 "No keys found".
                 if exc.status != 404:

@@ -55,6 +55,16 @@ def key_problems(key, weak=(), min_length=MIN_KEY_LENGTH):
     return [problem for problem, bad in checks if bad]
 
 
+def served_names(models, suffix):
+    """Every model name the litellm role's config.yaml serves: each public name, then, for a name with several
+    backends, each backend's own name (name + suffix + its number from 1), as config.yaml.j2 names them."""
+    names = [model['name'] for model in models]
+    for model in models:
+        if len(model['backends']) > 1:
+            names += ['%s%s%d' % (model['name'], suffix, index) for index in range(1, len(model['backends']) + 1)]
+    return names
+
+
 def token(key):
     """LiteLLM's name for a key in its database and answers: the SHA-256 of the key, in hex."""
     return hashlib.sha256(key.encode('utf-8')).hexdigest()
@@ -130,10 +140,12 @@ def is_live(info):
 
 def error_text(body):
     """The message of one of LiteLLM's error answers (``{"error": {"message": ...}}`` or ``{"detail": ...}``)."""
+    if isinstance(body, bytes):
+        body = body.decode('utf-8', 'replace')
     try:
-        data = json.loads(body) if isinstance(body, (bytes, str)) else body
+        data = json.loads(body) if isinstance(body, str) else body
     except ValueError:
-        return str(body or '')[:300]
+        return (body or '')[:300]
     if isinstance(data, dict):
         error = data.get('error', data.get('detail'))
         if isinstance(error, dict):

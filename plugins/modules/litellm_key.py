@@ -51,8 +51,8 @@ options:
     required: true
   key:
     description:
-      - The virtual key: C(sk-) and at least 29 more characters (for example C(echo "sk-$(openssl rand -hex 32)")).
-        Not logged; LiteLLM stores only its SHA-256.
+      - The virtual key, C(sk-) and at least 13 more characters (LiteLLM's minimum; the litellm role asks for 29),
+        for example the output of C(echo "sk-$(openssl rand -hex 32)"). Not logged; LiteLLM stores only its SHA-256.
     type: str
     required: true
   key_alias:
@@ -181,7 +181,7 @@ def argument_spec():
         url=dict(type='str', required=True),
         master_key=dict(type='str', required=True, no_log=True),
         key=dict(type='str', required=True, no_log=True),
-        key_alias=dict(type='str', default='n8n'),
+        key_alias=dict(type='str', default='n8n', no_log=False),
         models=dict(type='list', elements='str', default=[]),
         rpm_limit=dict(type='int'),
         tpm_limit=dict(type='int'),

@@ -69,7 +69,7 @@ class LiteLLMAdminMock:
                 body = json.loads(self.rfile.read(length) or b'{}') if length else {}
                 parts = urlsplit(self.path)
                 with mock.lock:
-                    mock.calls.append((method, parts.path, body))
+                    mock.calls.append((method, parts.path, dict(body, query=parts.query)))
                     status, answer = mock.answer(method, parts.path, parse_qs(parts.query), body,
                                                  self.headers.get('Authorization', ''))
                     lose = parts.path in mock.lose_answer_to

@@ -23,6 +23,8 @@ def litellm():
     mock = LiteLLMAdminMock(MASTER)
     yield mock
     mock.stop()
+    # A key is named by its token (SHA-256) everywhere but in /key/generate: never in a URL or a body else.
+    assert [call for call in mock.calls if call[1] != '/key/generate' and 'sk-' in str(call[2])] == []
 
 
 def args(mock, key, **more):
@@ -42,8 +44,10 @@ def test_created_once_then_unchanged(litellm):
     assert row['rpm_limit'] == 60 and row['tpm_limit'] is None and row['max_budget'] == 5.0
     assert row['budget_duration'] == '30d' and row['metadata'] == {'managed_by': 'local_ai.llm_gateway'}
     assert result['token'] == hash_token(key)
-    # Neither key is in what Ansible printed.
+    # Neither key is in what Ansible printed, nor in a URL (LiteLLM's access log): only /key/generate carries it.
     assert key not in result['_stdout'] and MASTER not in result['_stdout']
+    assert [(path, key in str(body)) for method, path, body in litellm.calls] == [
+        ('/key/info', False), ('/key/generate', True)]
 
     writes = len(litellm.writes())
     again, dummy = run_module('litellm_key', args(litellm, key, models=['qwen', 'llama3']))

@@ -26,7 +26,7 @@ import urllib.request
 import pytest
 import yaml
 
-from conftest import REPO, STANDIN, docker, free_port, play_role
+from conftest import REPO, STANDIN, docker, free_port, play_role, run_module
 
 sys.path.insert(0, os.path.join(REPO, 'plugins', 'filter'))
 from secret_env_entrypoint import secret_env_entrypoint  # noqa: E402  pylint: disable=wrong-import-position
@@ -80,6 +80,18 @@ networks:
 SUBNET = '10.213.%d.0/24' % secrets.randbelow(256)
 
 
+N8N_KEY = 'sk-' + secrets.token_hex(32)
+DATABASE_URL = 'postgresql://litellm:db-%s@llama-postgres:5432/litellm' % secrets.token_hex(12)
+
+
+def virtual_keys(**overrides):
+    """The variables of n8n's virtual key, with overrides."""
+    values = {'llm_gateway_litellm_virtual_keys': True, 'llm_gateway_litellm_n8n_key': N8N_KEY,
+              'llm_gateway_litellm_database_url': DATABASE_URL}
+    values.update(overrides)
+    return values
+
+
 class Deployment:
     """One stack directory, a stand-in on the Docker bridge, and the role run against them."""
 
@@ -123,7 +135,8 @@ class Deployment:
     def play(self, check=False, diff=False, **overrides):
         """Run the role; return (stats of localhost, message of the failed task or None)."""
         stats, failed, proc = play_role(self.base, 'litellm', self.variables(**overrides), check=check, diff=diff)
-        assert self.key not in proc.stdout and self.key not in proc.stderr, 'the master key leaked into the output'
+        for secret in (self.key, N8N_KEY, DATABASE_URL):
+            assert secret not in proc.stdout and secret not in proc.stderr, 'a secret leaked into the output'
         return stats, failed
 
     def compose(self, *args):
@@ -177,11 +190,20 @@ def test_preflight_refuses_bad_input_before_any_change(deployment):
         ({'llm_gateway_litellm_router_settings': {'fallbacks': [{'llama3': ['gpt-4o']}]}}, 'Bad fallback'),
         ({'llm_gateway_litellm_models': [{'name': 'llama3@backend-2', 'backends': [
             {'model': 'llama3', 'api_base': 'http://host.docker.internal:11434'}]}]}, 'not ending in @backend-<n>'),
+        # n8n's virtual key: a key of its own, a database, models LiteLLM serves, known limits.
+        (virtual_keys(llm_gateway_litellm_n8n_key=''), 'llm_gateway_litellm_n8n_key is refused: it is empty'),
+        (virtual_keys(llm_gateway_litellm_n8n_key=deployment.key), 'it is the master key'),
+        (virtual_keys(llm_gateway_litellm_database_url=''), 'needs LiteLLM\'s PostgreSQL database'),
+        (virtual_keys(llm_gateway_litellm_database_url='mysql://u:secret-pw@db/litellm'), 'it is not shown'),
+        (virtual_keys(llm_gateway_litellm_n8n_key_models=['gpt-4o']), 'a list of names LiteLLM serves (llama3;'),
+        (virtual_keys(llm_gateway_litellm_n8n_key_limits={'rpm': 60}), 'Bad n8n key settings'),
+        (virtual_keys(llm_gateway_litellm_n8n_key_limits={'budget_duration': 'monthly'}), 'Bad n8n key settings'),
     ]
     for overrides, expected in cases:
         stats, failed = deployment.play(**overrides)
         assert stats['failures'] == 1 and failed and expected in failed, (overrides, failed)
         assert stats['changed'] == 0
+        assert 'secret-pw' not in failed
     assert not os.path.exists(deployment.root)
 
 
@@ -323,6 +345,17 @@ def test_a_new_key_restarts_litellm_which_then_takes_only_it(deployment):
     assert deployment.play()[0]['changed'] == 0
 
 
+def test_litellm_key_names_the_database_a_real_proxy_lacks(deployment):
+    # This LiteLLM has no database (it cannot have one here: see litellm_admin_mock.py), as a proxy set up
+    # without llm_gateway_litellm_virtual_keys: the module says so, and how to give it one.
+    result, dummy = run_module('litellm_key', {'url': 'http://127.0.0.1:%d' % deployment.port,
+                                               'master_key': deployment.key, 'key': N8N_KEY, 'models': ['llama3']})
+    assert result['failed'] and result['status'] == 500, result
+    assert 'runs without a database' in result['msg'] and 'llm_gateway_litellm_database_url' in result['msg']
+    assert 'Database not connected' in result['msg']
+    assert N8N_KEY not in result['_stdout'] and deployment.key not in result['_stdout']
+
+
 def test_rollback_removes_the_container_then_its_files(deployment):
     assert docker('container', 'inspect', NAME, check=False).returncode == 0
     stats, failed = deployment.play(llm_gateway_phase=1)
@@ -331,3 +364,21 @@ def test_rollback_removes_the_container_then_its_files(deployment):
     assert not os.path.exists(os.path.join(deployment.root, 'litellm'))
     assert not os.path.exists(os.path.join(deployment.root, 'env', 'litellm-secrets'))
     assert deployment.play(llm_gateway_phase=1)[0]['changed'] == 0
+
+
+def test_virtual_keys_give_litellm_its_database_url_and_a_configuration_it_accepts(deployment):
+    # After the rollback: no LiteLLM runs, so the role writes and validates (litellm --validate_config in a
+    # throwaway container of the real image, through the secret file's entrypoint) without starting one.
+    stats, failed = deployment.play(**virtual_keys())
+    assert failed is None and stats['changed'] > 0
+    env = os.path.join(deployment.root, 'env', 'litellm-secrets', 'litellm.env')
+    with open(env) as f:
+        assert f.read() == 'LITELLM_MASTER_KEY=%s\nDATABASE_URL=%s\n' % (deployment.key, DATABASE_URL)
+    assert oct(os.stat(env).st_mode & 0o777) == '0o400'
+    with open(os.path.join(deployment.root, 'litellm', 'config.yaml')) as f:
+        text = f.read()
+    assert DATABASE_URL not in text and N8N_KEY not in text
+    assert yaml.safe_load(text)['general_settings']['database_url'] == 'os.environ/DATABASE_URL'
+    assert deployment.play(**virtual_keys())[0]['changed'] == 0
+    stats, failed = deployment.play(llm_gateway_phase=1)
+    assert failed is None and not os.path.exists(env)
