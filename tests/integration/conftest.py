@@ -31,13 +31,19 @@ def docker(*args, check=True, timeout=300):
     return subprocess.run(['docker', *args], capture_output=True, text=True, check=check, timeout=timeout)
 
 
-def play_role(base, role, variables, check=False, diff=False):
+def play_role(base, role, variables, check=False, diff=False, tasks_from=None):
     """Run one of the collection's roles on this machine as ansible-playbook does, with ``variables`` as extra
-    vars (a file in ``base``); return (stats of localhost, message of the failed task or None, the process)."""
+    vars (a file in ``base``); return (stats of localhost, message of the failed task or None, the process).
+    With ``tasks_from``, only that task file of the role runs (include_role, as the playbooks do)."""
     play = os.path.join(base, 'play-%s.yml' % role)
     with open(play, 'w') as f:
-        f.write('- name: The %s role\n  hosts: localhost\n  gather_facts: false\n  roles:\n'
-                '    - role: local_ai.llm_gateway.%s\n' % (role, role))
+        if tasks_from:
+            f.write('- name: The %s role, %s\n  hosts: localhost\n  gather_facts: false\n  tasks:\n'
+                    '    - name: Include it\n      ansible.builtin.include_role:\n'
+                    '        name: local_ai.llm_gateway.%s\n        tasks_from: %s\n' % (role, tasks_from, role, tasks_from))
+        else:
+            f.write('- name: The %s role\n  hosts: localhost\n  gather_facts: false\n  roles:\n'
+                    '    - role: local_ai.llm_gateway.%s\n' % (role, role))
     path = os.path.join(base, 'vars-%s.json' % role)
     with open(path, 'w') as f:
         json.dump(variables, f)

@@ -17,13 +17,16 @@ machine. This mock answers the four key endpoints as the proxy's source does (pa
 
 Keys are stored by their SHA-256 (``hash_token``); raw ``sk-`` keys in requests are hashed.
 ``lose_answer_to`` makes the server do a request and then close the connection without answering
-(an answer lost on the way back).
+(an answer lost on the way back). Run as a program (``--host``, ``--port``, the master key in
+``LITELLM_MASTER_KEY``), it also shows its database and the calls made at ``GET /_mock/state``.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+import os
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,7 +48,7 @@ def error(status, message, kind, param='None'):
 class LiteLLMAdminMock:
     """The mock server on 127.0.0.1 (``url``); ``keys`` and ``deleted`` are its database, by token."""
 
-    def __init__(self, master_key):
+    def __init__(self, master_key, host='127.0.0.1', port=0):
         self.master_key = master_key
         self.keys = {}
         self.deleted = {}
@@ -69,7 +72,8 @@ class LiteLLMAdminMock:
                 body = json.loads(self.rfile.read(length) or b'{}') if length else {}
                 parts = urlsplit(self.path)
                 with mock.lock:
-                    mock.calls.append((method, parts.path, dict(body, query=parts.query)))
+                    if not parts.path.startswith('/_mock/'):
+                        mock.calls.append((method, parts.path, dict(body, query=parts.query)))
                     status, answer = mock.answer(method, parts.path, parse_qs(parts.query), body,
                                                  self.headers.get('Authorization', ''))
                     lose = parts.path in mock.lose_answer_to
@@ -84,8 +88,8 @@ class LiteLLMAdminMock:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.url = 'http://%s:%d' % (host, self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -97,6 +101,8 @@ class LiteLLMAdminMock:
         return [call for call in self.calls if call[0] == 'POST']
 
     def answer(self, method, path, query, body, authorization):
+        if (method, path) == ('GET', '/_mock/state'):
+            return 200, {'keys': self.keys, 'deleted': self.deleted, 'calls': self.calls}
         if authorization != 'Bearer ' + self.master_key:
             return error(401, 'Authentication Error, Invalid proxy server token passed. Received API Key = sk-...',
                          'auth_error')
@@ -158,3 +164,16 @@ class LiteLLMAdminMock:
         for token in found:
             self.deleted[token] = self.keys.pop(token)
         return 200, {'deleted_keys': keys}
+
+
+def main():
+    parser = argparse.ArgumentParser(description='A mock of LiteLLM\'s key API')
+    parser.add_argument('--host', default='0.0.0.0')
+    parser.add_argument('--port', type=int, default=4000)
+    args = parser.parse_args()
+    mock = LiteLLMAdminMock(os.environ['LITELLM_MASTER_KEY'], args.host, args.port)
+    mock.thread.join()
+
+
+if __name__ == '__main__':
+    main()
