@@ -21,6 +21,7 @@ description:
 author:
   - llm_gateway developers (@local-ai)
 extends_documentation_fragment:
+  - local_ai.llm_gateway.litellm
   - ansible.builtin.action_common_attributes
 attributes:
   action_group:
@@ -38,17 +39,6 @@ attributes:
   platform:
     platforms: posix
 options:
-  url:
-    description:
-      - LiteLLM's base URL as seen from where the requests are sent, without a path, for example
-        V(http://llama-litellm:4000) (with O(container)) or V(http://127.0.0.1:4000).
-    type: str
-    required: true
-  master_key:
-    description:
-      - The proxy's master key (its C(LITELLM_MASTER_KEY)). Not logged.
-    type: str
-    required: true
   key:
     description:
       - The virtual key, C(sk-) and at least 13 more characters (LiteLLM's minimum; the litellm role asks for 29),
@@ -88,32 +78,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  container:
-    description:
-      - The name of a running container with C(curl) (for example C(llama-nginx)) to send the requests from,
-        for a LiteLLM that only the stack's Docker network reaches. The task must run on the Docker host.
-        The master key reaches C(curl) on its standard input, never on a command line.
-    type: str
-  timeout:
-    description:
-      - Seconds to wait for each answer.
-    type: float
-    default: 30
-  retries:
-    description:
-      - Extra attempts after a connection failure or an HTTP 5xx/429 (a proxy that is still starting).
-    type: int
-    default: 3
-  delay:
-    description:
-      - Seconds between attempts.
-    type: float
-    default: 2
-  validate_certs:
-    description:
-      - Verify the proxy's TLS certificate when O(url) is C(https).
-    type: bool
-    default: true
 notes:
   - LiteLLM answers a C(/key/generate) for a key that exists with success and changes nothing, so the module
     always looks the key up first. A key deleted before is found in LiteLLM's archive of deleted keys and is
