@@ -163,6 +163,10 @@ def explain(status, body, url, call):
                 'Give LiteLLM a PostgreSQL database (DATABASE_URL; with the litellm role: '
                 'llm_gateway_litellm_database_url) or leave llm_gateway_litellm_virtual_keys off.'
                 % (url, call, message))
+    if status == 403 and 'Custom API key values are disabled' in message:
+        return ('LiteLLM at %s takes no key chosen by the caller (%s: %s): its general_settings have '
+                'disable_custom_api_keys. Remove it (llm_gateway_litellm_general_settings) to give n8n a virtual key.'
+                % (url, call, message))
     if status in (401, 403) and 'alias' not in message:
         return ('LiteLLM at %s refused the master key (%s: HTTP %s, %s). The key in master_key must be the '
                 'LITELLM_MASTER_KEY the proxy runs with (llm_gateway_litellm_master_key).' % (url, call, status, message))

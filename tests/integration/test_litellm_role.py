@@ -193,6 +193,7 @@ def test_preflight_refuses_bad_input_before_any_change(deployment):
         # n8n's virtual key: a key of its own, a database, models LiteLLM serves, known limits.
         (virtual_keys(llm_gateway_litellm_n8n_key=''), 'llm_gateway_litellm_n8n_key is refused: it is empty'),
         (virtual_keys(llm_gateway_litellm_n8n_key=deployment.key), 'it is the master key'),
+        (virtual_keys(llm_gateway_litellm_general_settings={'disable_custom_api_keys': True}), 'disable_custom_api_keys'),
         (virtual_keys(llm_gateway_litellm_database_url=''), 'needs LiteLLM\'s PostgreSQL database'),
         (virtual_keys(llm_gateway_litellm_database_url='mysql://u:secret-pw@db/litellm'), 'it is not shown'),
         (virtual_keys(llm_gateway_litellm_n8n_key_models=['gpt-4o']), 'a list of names LiteLLM serves (llama3;'),

@@ -113,6 +113,8 @@ def test_error_text_reads_litellm_s_error_shapes():
     (401, {'error': {'message': 'Authentication Error, Invalid proxy server token passed.'}},
      'refused the master key'),
     (400, {'error': {'message': "Key with alias 'n8n' already exists."}}, 'choose another key_alias'),
+    (403, {'error': {'message': "{'error': 'Custom API key values are disabled by your administrator. Keys must be "
+                                "auto-generated.'}"}}, 'disable_custom_api_keys'),
     (502, {'error': {'message': 'bad gateway'}}, 'answered POST /key/generate with HTTP 502: bad gateway'),
 ])
 def test_explain_names_the_cause_and_the_fix(status, body, expected):
