@@ -80,15 +80,22 @@ def http_json(method, url, payload=None, headers=None, timeout=10):
     return json.loads(body) if body else None
 
 
-class Standin:
-    """One stand-in process on 127.0.0.1 (Ollama's host check therefore on)."""
+def bridge_address():
+    """The address on the Docker bridge where the harness's stand-ins listen, as an Ollama installed on the Docker
+    host does for the stack's containers (they reach it as host.docker.internal)."""
+    return subprocess.run(['bash', os.path.join(REPO, 'tests', 'harness', 'standin.sh'), 'addr'],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
-    def __init__(self, tmp, models='llama3:latest', extra=()):
+
+class Standin:
+    """One stand-in process, on 127.0.0.1 (Ollama's host check therefore on) unless ``host`` says otherwise."""
+
+    def __init__(self, tmp, models='llama3:latest', extra=(), host='127.0.0.1'):
         self.port = free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
+        self.url = 'http://%s:%d' % (host, self.port)
         self.log = os.path.join(str(tmp), 'standin-%d.jsonl' % self.port)
         self.proc = subprocess.Popen(
-            [sys.executable, STANDIN, '--host', '127.0.0.1', '--port', str(self.port), '--models', models,
+            [sys.executable, STANDIN, '--host', host, '--port', str(self.port), '--models', models,
              '--log', self.log] + list(extra),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 15
@@ -116,6 +123,48 @@ class Standin:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+# A LiteLLM container as the stack role's compose file has it: the official image's entrypoint behind the one that
+# exports the secret file (secret_env_entrypoint), the role's config.yaml and secrets folder, the Docker host as
+# host.docker.internal. Fields: service, image, container, port (on 127.0.0.1), network, entrypoint (JSON).
+LITELLM_SERVICE = """\
+  {service}:
+    image: {image}
+    container_name: {container}
+    entrypoint: {entrypoint}
+    command: ["--config", "/app/config.yaml", "--port", "4000"]
+    environment:
+      LITELLM_LOCAL_MODEL_COST_MAP: "True"
+      LITELLM_TELEMETRY_DISABLED: "true"
+      NUM_WORKERS: "1"
+      LITELLM_LOG: "ERROR"
+    volumes:
+      - ./litellm/config.yaml:/app/config.yaml:ro
+      - ./env/litellm-secrets:/run/secrets/llm-gateway:ro
+    ports:
+      - "127.0.0.1:{port}:4000"
+    extra_hosts:
+      - host.docker.internal:host-gateway
+    networks: [{network}]
+"""
+LITELLM_LIVELINESS = ("import urllib.request; "
+                      "urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness', timeout=3)")
+
+
+def litellm_entrypoint():
+    """The LiteLLM service's entrypoint, as JSON with Compose's $ escaped."""
+    sys.path.insert(0, os.path.join(REPO, 'plugins', 'filter'))
+    from secret_env_entrypoint import secret_env_entrypoint  # pylint: disable=import-outside-toplevel
+    return json.dumps(secret_env_entrypoint('/run/secrets/llm-gateway/litellm.env',
+                                            '/app/docker-entrypoint.sh')).replace('$', '$$')
+
+
+def wait_litellm_alive(container, deadline):
+    """Wait until LiteLLM in ``container`` answers its liveliness probe, at the latest until ``deadline``."""
+    while docker('exec', container, 'python3', '-c', LITELLM_LIVELINESS, check=False).returncode != 0:
+        assert time.monotonic() < deadline, docker('logs', '--tail', '40', container, check=False).stdout
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope='session')

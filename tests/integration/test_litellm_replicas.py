@@ -14,47 +14,19 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 import yaml
 
-from conftest import STANDIN, docker, free_port, play_role
+from conftest import (
+    LITELLM_SERVICE, Standin, bridge_address, docker, free_port, litellm_entrypoint, play_role, wait_litellm_alive,
+)
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                                'plugins', 'filter'))
-from secret_env_entrypoint import secret_env_entrypoint  # noqa: E402  pylint: disable=wrong-import-position
-
-HARNESS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'harness')
 NAME = 'lgt-replicas-%s' % secrets.token_hex(3)
 LITELLM_IMAGE = 'llm-gateway-test/litellm:latest'
 REDIS_IMAGE = 'llm-gateway-test/redis:latest'
 RPM = 3
-LIVELINESS = ("import urllib.request; "
-              "urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness', timeout=3)")
-SERVICE = """\
-  {service}:
-    image: {image}
-    container_name: {container}
-    entrypoint: {entrypoint}
-    command: ["--config", "/app/config.yaml", "--port", "4000"]
-    environment:
-      LITELLM_LOCAL_MODEL_COST_MAP: "True"
-      LITELLM_TELEMETRY_DISABLED: "true"
-      NUM_WORKERS: "1"
-    volumes:
-      - ./litellm/config.yaml:/app/config.yaml:ro
-      - ./env/litellm-secrets:/run/secrets/llm-gateway:ro
-    ports:
-      - "127.0.0.1:{port}:4000"
-    extra_hosts:
-      - host.docker.internal:host-gateway
-    networks: [{network}]
-    depends_on: [redis]
-"""
 COMPOSE = """\
 name: {network}
 services:
@@ -77,21 +49,8 @@ class Replicas:
         self.key = 'sk-' + secrets.token_hex(32)
         self.password = secrets.token_hex(16)
         self.ports = [free_port(), free_port()]
-        addr = subprocess.run(['bash', os.path.join(HARNESS, 'standin.sh'), 'addr'],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        self.standin_port = free_port()
-        self.standin = subprocess.Popen(
-            [sys.executable, STANDIN, '--host', addr, '--port', str(self.standin_port), '--host-check', 'on',
-             '--name', NAME], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen('http://%s:%d/_standin/state' % (addr, self.standin_port), timeout=2).read()
-                break
-            except OSError:
-                if self.standin.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError('stand-in did not start: %s' % self.standin.stderr.read())
-                time.sleep(0.1)
+        self.standin = Standin(base, host=bridge_address(), extra=['--host-check', 'on', '--name', NAME])
+        self.standin_port = self.standin.port
 
     def play(self):
         variables = {
@@ -113,10 +72,9 @@ class Replicas:
         return stats, failed
 
     def up(self):
-        entrypoint = json.dumps(secret_env_entrypoint('/run/secrets/llm-gateway/litellm.env',
-                                                      '/app/docker-entrypoint.sh')).replace('$', '$$')
-        services = ''.join(SERVICE.format(service=service, image=LITELLM_IMAGE, container=container, port=port,
-                                          entrypoint=entrypoint, network=NAME)
+        services = ''.join(LITELLM_SERVICE.format(service=service, image=LITELLM_IMAGE, container=container, port=port,
+                                                  entrypoint=litellm_entrypoint(), network=NAME)
+                           + '    depends_on: [redis]\n'
                            for service, container, port in (('litellm', NAME, self.ports[0]),
                                                             ('litellm-2', NAME + '-2', self.ports[1])))
         with open(os.path.join(self.root, 'docker-compose.yml'), 'w') as f:
@@ -125,9 +83,7 @@ class Replicas:
         docker('compose', '--project-directory', self.root, 'up', '--detach')
         deadline = time.monotonic() + 240
         for container in (NAME, NAME + '-2'):
-            while docker('exec', container, 'python3', '-c', LIVELINESS, check=False).returncode != 0:
-                assert time.monotonic() < deadline, docker('logs', '--tail', '40', container, check=False).stdout
-                time.sleep(0.5)
+            wait_litellm_alive(container, deadline)
 
     def chat(self, replica):
         conn = http.client.HTTPConnection('127.0.0.1', self.ports[replica], timeout=60)
@@ -140,8 +96,7 @@ class Replicas:
     def close(self):
         if os.path.exists(os.path.join(self.root, 'docker-compose.yml')):
             docker('compose', '--project-directory', self.root, 'down', '--volumes', '--timeout', '5', check=False)
-        self.standin.terminate()
-        self.standin.wait(timeout=10)
+        self.standin.stop()
         shutil.rmtree(self.base, ignore_errors=True)
 
 

@@ -17,50 +17,24 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 import yaml
 
-from conftest import REPO, STANDIN, docker, free_port, play_role, run_module
-
-sys.path.insert(0, os.path.join(REPO, 'plugins', 'filter'))
-from secret_env_entrypoint import secret_env_entrypoint  # noqa: E402  pylint: disable=wrong-import-position
+from conftest import (
+    LITELLM_LIVELINESS, LITELLM_SERVICE, Standin, bridge_address, docker, free_port, litellm_entrypoint, play_role,
+    run_module, wait_litellm_alive,
+)
 
 IMAGE = 'llm-gateway-test/litellm:latest'
-HARNESS = os.path.join(REPO, 'tests', 'harness')
 NAME = 'lgt-litellm-%s' % secrets.token_hex(3)
 TOKEN_DELAY_MS = 30
-LIVELINESS = ("import urllib.request; "
-              "urllib.request.urlopen('http://127.0.0.1:4000/health/liveliness', timeout=3)")
-
 COMPOSE = """\
 name: {name}
 services:
-  litellm:
-    image: {image}
-    container_name: {name}
+""" + LITELLM_SERVICE.replace('{service}', 'litellm').replace('{container}', '{name}').replace('{network}', '{name}') + """\
     restart: unless-stopped
-    entrypoint: {entrypoint}
-    command: ["--config", "/app/config.yaml", "--port", "4000"]
-    environment:
-      LITELLM_LOCAL_MODEL_COST_MAP: "True"
-      LITELLM_TELEMETRY_DISABLED: "true"
-      NUM_WORKERS: "1"
-      LITELLM_LOG: "ERROR"
-    volumes:
-      - ./litellm/config.yaml:/app/config.yaml:ro
-      - ./env/litellm-secrets:/run/secrets/llm-gateway:ro
-    ports:
-      - "127.0.0.1:{port}:4000"
-    extra_hosts:
-      - host.docker.internal:host-gateway
-    networks:
-      - {name}
     healthcheck:
       test: ["CMD", "python3", "-c", "{liveliness}"]
       interval: 10s
@@ -100,23 +74,9 @@ class Deployment:
         self.root = os.path.join(base, 'stack')
         self.key = 'sk-' + secrets.token_hex(32)
         self.port = free_port()
-        addr = subprocess.run(['bash', os.path.join(HARNESS, 'standin.sh'), 'addr'],
-                              capture_output=True, text=True, check=True).stdout.strip()
-        self.standin_port = free_port()
-        self.standin_url = 'http://%s:%d' % (addr, self.standin_port)
-        self.standin = subprocess.Popen(
-            [sys.executable, STANDIN, '--host', addr, '--port', str(self.standin_port), '--host-check', 'on',
-             '--token-delay-ms', str(TOKEN_DELAY_MS), '--name', NAME],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(self.standin_url + '/_standin/state', timeout=2).read()
-                break
-            except OSError:
-                if self.standin.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError('stand-in did not start: %s' % self.standin.stderr.read())
-                time.sleep(0.1)
+        self.standin = Standin(base, host=bridge_address(),
+                               extra=['--host-check', 'on', '--token-delay-ms', str(TOKEN_DELAY_MS), '--name', NAME])
+        self.standin_port = self.standin.port
 
     def variables(self, **overrides):
         values = {
@@ -146,10 +106,7 @@ class Deployment:
         return docker('inspect', '-f', '{{.State.StartedAt}}', NAME).stdout.strip()
 
     def wait_alive(self, timeout=240):
-        deadline = time.monotonic() + timeout
-        while docker('exec', NAME, 'python3', '-c', LIVELINESS, check=False).returncode != 0:
-            assert time.monotonic() < deadline, docker('logs', '--tail', '40', NAME, check=False).stdout
-            time.sleep(0.5)
+        wait_litellm_alive(NAME, time.monotonic() + timeout)
 
     def chat(self, content, key=None, stream=False, model='llama3'):
         conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=60)
@@ -165,8 +122,7 @@ class Deployment:
             self.compose('down', '--volumes', '--remove-orphans', '--timeout', '5')
         docker('rm', '-f', NAME, check=False)
         docker('network', 'rm', NAME, check=False)
-        self.standin.terminate()
-        self.standin.wait(timeout=10)
+        self.standin.stop()
         shutil.rmtree(self.base, ignore_errors=True)
 
 
@@ -240,9 +196,8 @@ def test_first_run_writes_the_files_then_nothing_changes(deployment):
 
 def test_litellm_serves_the_rendered_configuration(deployment):
     with open(os.path.join(deployment.root, 'docker-compose.yml'), 'w') as f:
-        f.write(COMPOSE.format(name=NAME, image=IMAGE, port=deployment.port, liveliness=LIVELINESS, subnet=SUBNET,
-                               entrypoint=json.dumps(secret_env_entrypoint(
-                                   '/run/secrets/llm-gateway/litellm.env', '/app/docker-entrypoint.sh')).replace('$', '$$')))
+        f.write(COMPOSE.format(name=NAME, image=IMAGE, port=deployment.port, liveliness=LITELLM_LIVELINESS,
+                               subnet=SUBNET, entrypoint=litellm_entrypoint()))
     deployment.compose('up', '--detach')
     deployment.wait_alive()
     assert deployment.key not in docker('container', 'inspect', NAME).stdout
@@ -323,7 +278,7 @@ def test_a_new_configuration_restarts_only_litellm_and_waits_for_it(deployment):
     stats, failed = deployment.play(llm_gateway_litellm_router_settings={'num_retries': 0})
     assert failed is None and stats['changed'] >= 2  # the staged file, the live one (and the handler)
     assert deployment.started_at() != started
-    assert docker('exec', NAME, 'python3', '-c', LIVELINESS, check=False).returncode == 0
+    assert docker('exec', NAME, 'python3', '-c', LITELLM_LIVELINESS, check=False).returncode == 0
     assert 'num_retries: 0' in docker('exec', NAME, 'cat', '/app/config.yaml').stdout
     conn, resp = deployment.chat('after the restart', key=deployment.key)
     assert resp.status == 200 and 'after the restart' in resp.read().decode()

@@ -30,7 +30,7 @@ import time
 
 import pytest
 
-from conftest import REPO, STANDIN, free_port, http_json, run_module
+from conftest import STANDIN, bridge_address, free_port, http_json, run_module
 
 IMAGE = os.environ.get('LLM_GATEWAY_NGINX_IMAGE', 'llm-gateway-test/nginx:latest')
 NETWORK = 'llm-gateway-itest-probe'
@@ -38,11 +38,6 @@ NETWORK = 'llm-gateway-itest-probe'
 SUBNET_BYTE = random.randint(16, 250)
 SUBNET = '10.216.%d.0/24' % SUBNET_BYTE
 GATEWAY = '10.216.%d.1' % SUBNET_BYTE
-
-
-def bridge_ip():
-    return subprocess.check_output(['bash', os.path.join(REPO, 'tests', 'harness', 'standin.sh'), 'addr'],
-                                   text=True).strip()
 
 
 @contextlib.contextmanager
@@ -126,8 +121,8 @@ def test_linux_configured_is_reached_and_checks_no_host_header():
 
 def test_desktop_host_check_403_names_the_host_header_and_the_fix():
     port = free_port()
-    with standin('--host', bridge_ip(), '--port', str(port), '--host-check', 'on'):
-        wait_state('http://%s:%d' % (bridge_ip(), port))
+    with standin('--host', bridge_address(), '--port', str(port), '--host-check', 'on'):
+        wait_state('http://%s:%d' % (bridge_address(), port))
         refused = from_network('http://host.docker.internal:%d' % port, host_header='llm.example.test')
         allowed = from_network('http://host.docker.internal:%d' % port, host_header='localhost:11434')
     assert refused['failed'] and refused['status'] == 403
@@ -234,7 +229,7 @@ def recording_server(address, answer):
 def test_a_redirect_to_another_address_is_not_followed_and_never_gets_the_headers():
     secret = 'Bearer itest-redirect-secret-6c0d'
     tags = json.dumps({'models': [{'name': 'llama3:latest', 'size': 1, 'digest': 'd', 'modified_at': 't'}]}).encode()
-    bridge = bridge_ip()
+    bridge = bridge_address()
     with recording_server(bridge, lambda path: (200, {'Content-Type': 'application/json'}, tags)) as other:
         elsewhere = 'http://host.docker.internal:%d' % other.port
         with recording_server(bridge, lambda path: (302, {'Location': elsewhere + path}, b'')) as first:
