@@ -17,10 +17,11 @@ cd "$REPO_ROOT"
 setup_stages=(engine venv compose base-image images standin n8n-install n8n-up collection-link)
 check_stages=(yamllint changelog ansible-lint unit sanity build)
 # `all` runs these two groups side by side: the full-rollout scenario spends most
-# of its time waiting on containers, so the module tests and the small scenario
-# fit in beside it. They share no names, ports or folders.
-side_stages=(integration molecule-preflight)
-main_stages=(molecule-default)
+# of its time waiting on containers, so the module tests fit in beside it, and
+# the small scenario after it (the module tests alone take about as long as the
+# two scenarios). They share no names, ports, subnets or folders.
+side_stages=(integration)
+main_stages=(molecule-default molecule-preflight)
 takeover_side_stages=(molecule-linux molecule-ollama-host)
 takeover_main_stages=(molecule-starter)
 
