@@ -26,6 +26,9 @@ options:
     type: list
     elements: str
     default: []
+  master:
+    description: The master key, which the key (a virtual key) may not be.
+    type: str
 '''
 
 EXAMPLES = r'''
@@ -44,8 +47,8 @@ _value:
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._litellm_keys import key_problems
 
 
-def litellm_key_problems(key, weak=()):
-    return key_problems(key, weak=weak or ())
+def litellm_key_problems(key, weak=(), master=None):
+    return key_problems(key, weak=weak or (), master=master)
 
 
 class FilterModule(object):

@@ -56,7 +56,7 @@ class LiteLLMKeys(object):
         if not live:
             fields = dict((field, wanted[field]) for field in MANAGED_FIELDS)
             return dict(action='created', fields=fields, status=status, diff=dict(before={}, after=fields))
-        fields = changes(info, wanted)
+        fields = changes(before, wanted)
         after = dict(before)
         after.update(fields)
         return dict(action='updated' if fields else 'none', fields=fields, status=status,

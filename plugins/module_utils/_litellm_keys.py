@@ -38,10 +38,14 @@ MANAGED_BY = 'local_ai.llm_gateway'
 NO_DATABASE_TEXTS = ('DB not connected', 'Database not connected', 'Not connected to DB', 'No connected db')
 
 
-def key_problems(key, weak=(), min_length=MIN_KEY_LENGTH):
-    """What is wrong with a key, one phrase each (empty: nothing); the key itself is never quoted."""
+def key_problems(key, weak=(), min_length=MIN_KEY_LENGTH, master=None):
+    """What is wrong with a key, one phrase each (empty: nothing); the key itself is never quoted.
+
+    ``master``: the master key, which a virtual key may not be.
+    """
     key = '' if key is None else str(key).strip()
     checks = (
+        ('it is the master key (a virtual key must be a key of its own)', bool(key) and key == master),
         ('it is empty or not set', not key),
         ('it is a publicly known default (sk-1234 and the like, from LiteLLM\'s docs and compose examples)',
          key.lower() in set(k.lower() for k in weak)),
@@ -114,13 +118,12 @@ def current_fields(info):
     return dict((field, _comparable(field, (info or {}).get(field))) for field in MANAGED_FIELDS)
 
 
-def changes(info, wanted):
-    """The fields of ``wanted`` that the key, as ``/key/info`` shows it, does not have: ``{field: value}``.
+def changes(current, wanted):
+    """The fields of ``wanted`` that the key does not have (``current``: its ``current_fields``): ``{field: value}``.
 
     The metadata counts as changed only when its ``managed_by`` differs: other entries (LiteLLM's own,
     or an admin's) are kept by sending them back with it.
     """
-    current = current_fields(info)
     diff = {}
     for field in MANAGED_FIELDS:
         if field == 'metadata':

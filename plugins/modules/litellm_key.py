@@ -165,12 +165,10 @@ def validate(module):
     url = params['url']
     if not url.startswith(('http://', 'https://')) or len(url.split('://', 1)[1].strip('/')) == 0:
         module.fail_json(msg='url must be an http:// or https:// URL of the LiteLLM proxy, got %r' % url)
-    problems = key_problems(params['key'], min_length=LITELLM_MIN_KEY_LENGTH)
+    problems = key_problems(params['key'], min_length=LITELLM_MIN_KEY_LENGTH, master=params['master_key'])
     if problems:
         module.fail_json(msg='key is refused: %s. Generate one with: echo "sk-$(openssl rand -hex 32)".'
                          % '; '.join(problems))
-    if params['key'] == params['master_key']:
-        module.fail_json(msg='key is the master key: a virtual key must be a key of its own.')
     for name in ('rpm_limit', 'tpm_limit', 'max_budget', 'retries', 'timeout', 'delay'):
         if params[name] is not None and params[name] < 0:
             module.fail_json(msg='%s must not be negative' % name)

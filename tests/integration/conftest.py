@@ -80,6 +80,13 @@ def http_json(method, url, payload=None, headers=None, timeout=10):
     return json.loads(body) if body else None
 
 
+def require_images(*images):
+    """Fail (not skip) a test whose local test images are missing, naming the command that builds them."""
+    missing = [image for image in images if docker('image', 'inspect', image, check=False).returncode != 0]
+    if missing:
+        pytest.fail('%s missing; build with: bash tests/harness/images.sh build' % ', '.join(missing))
+
+
 def bridge_address():
     """The address on the Docker bridge where the harness's stand-ins listen, as an Ollama installed on the Docker
     host does for the stack's containers (they reach it as host.docker.internal)."""

@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from conftest import REPO, docker, free_port, play_role
+from conftest import REPO, docker, free_port, play_role, require_images
 
 PREFIX = 'lgt-vk-%s' % secrets.token_hex(3)
 NETWORK = PREFIX
@@ -78,9 +78,7 @@ class Setup:
 
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
-    for image in (LITELLM_IMAGE, NGINX_IMAGE):
-        if docker('image', 'inspect', image, check=False).returncode != 0:
-            pytest.fail('%s is missing; build it with: bash tests/harness/images.sh build' % image)
+    require_images(LITELLM_IMAGE, NGINX_IMAGE)
     s = Setup(str(tmp_path_factory.mktemp('litellm-n8n-key')))
     yield s
     s.close()

@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from conftest import (
-    LITELLM_SERVICE, Standin, bridge_address, docker, free_port, litellm_entrypoint, play_role, wait_litellm_alive,
+    LITELLM_SERVICE, Standin, bridge_address, docker, free_port, litellm_entrypoint, play_role, require_images,
+    wait_litellm_alive,
 )
 
 NAME = 'lgt-replicas-%s' % secrets.token_hex(3)
@@ -102,9 +103,7 @@ class Replicas:
 
 @pytest.fixture(scope='module')
 def replicas(tmp_path_factory):
-    for image in (LITELLM_IMAGE, REDIS_IMAGE):
-        if docker('image', 'inspect', image, check=False).returncode != 0:
-            pytest.fail('%s is missing; build it with: bash tests/harness/images.sh build' % image)
+    require_images(LITELLM_IMAGE, REDIS_IMAGE)
     r = Replicas(str(tmp_path_factory.mktemp('litellm-replicas')))
     yield r
     r.close()

@@ -24,7 +24,7 @@ import yaml
 
 from conftest import (
     LITELLM_LIVELINESS, LITELLM_SERVICE, Standin, bridge_address, docker, free_port, litellm_entrypoint, play_role,
-    run_module, wait_litellm_alive,
+    require_images, run_module, wait_litellm_alive,
 )
 
 IMAGE = 'llm-gateway-test/litellm:latest'
@@ -128,8 +128,7 @@ class Deployment:
 
 @pytest.fixture(scope='module')
 def deployment(tmp_path_factory):
-    if docker('image', 'inspect', IMAGE, check=False).returncode != 0:
-        pytest.fail('%s is missing; build it with: bash tests/harness/images.sh build litellm' % IMAGE)
+    require_images(IMAGE)
     d = Deployment(str(tmp_path_factory.mktemp('litellm-role')))
     yield d
     d.close()

@@ -45,6 +45,11 @@ def test_no_problem_quotes_the_key(key):
         assert len(key) < 6 or key not in problem
 
 
+def test_the_master_key_is_no_virtual_key():
+    assert 'it is the master key (a virtual key must be a key of its own)' in key_problems(GOOD, master=GOOD)
+    assert key_problems(GOOD, master='sk-' + 'f' * 64) == [] and key_problems(GOOD, master=None) == []
+
+
 def test_litellm_s_own_minimum_is_16():
     assert key_problems('sk-0123456789abc', min_length=16) == []
     assert 'it is shorter than 16 characters' in key_problems('sk-0123456789ab', min_length=16)
@@ -68,20 +73,20 @@ def test_a_key_as_wanted_has_no_change():
     info = {'key_alias': 'n8n', 'models': ['qwen', 'llama3'], 'rpm_limit': 60, 'tpm_limit': None,
             'max_budget': 5, 'budget_duration': '30d', 'metadata': {'managed_by': MANAGED_BY, 'owner': 'ops'},
             'spend': 1.5, 'status': 'active'}
-    assert changes(info, wanted) == {}
+    assert changes(current_fields(info), wanted) == {}
 
 
 def test_changes_name_only_the_fields_that_differ_and_keep_other_metadata():
     wanted = wanted_fields('n8n', ['llama3'], rpm_limit=120)
     info = {'key_alias': 'n8n', 'models': ['llama3', 'qwen'], 'rpm_limit': 60, 'metadata': {'owner': 'ops'}}
-    assert changes(info, wanted) == {'models': ['llama3'], 'rpm_limit': 120,
-                                     'metadata': {'owner': 'ops', 'managed_by': MANAGED_BY}}
+    assert changes(current_fields(info), wanted) == {'models': ['llama3'], 'rpm_limit': 120,
+                                                     'metadata': {'owner': 'ops', 'managed_by': MANAGED_BY}}
 
 
 def test_metadata_as_a_json_text_is_read():
     info = {'key_alias': 'n8n', 'models': [], 'metadata': json.dumps({'managed_by': MANAGED_BY})}
     assert current_fields(info)['metadata'] == {'managed_by': MANAGED_BY}
-    assert changes(info, wanted_fields('n8n', [])) == {}
+    assert changes(current_fields(info), wanted_fields('n8n', [])) == {}
 
 
 @given(st.lists(st.sampled_from(['llama3', 'qwen', 'phi3', 'llama3@backend-1']), max_size=6),
@@ -90,8 +95,8 @@ def test_metadata_as_a_json_text_is_read():
 def test_a_key_updated_with_its_changes_has_none_left(models, rpm, tpm, budget, duration):
     wanted = wanted_fields('n8n', models, rpm, tpm, budget, duration)
     info = {'key_alias': 'old', 'models': ['other'], 'rpm_limit': 1, 'metadata': {'x': 1}}
-    info.update(changes(info, wanted))
-    assert changes(info, wanted) == {}
+    info.update(changes(current_fields(info), wanted))
+    assert changes(current_fields(info), wanted) == {}
 
 
 def test_a_deleted_key_is_not_live():
