@@ -71,3 +71,16 @@ def resolved_by_docker_dns(upstream):
     except ValueError:
         return True
     return False
+
+
+def subnet_host(subnet, index=-1):
+    """The host address at ``index`` of ``subnet`` (the last one by default; network and broadcast excluded).
+
+    Raises ValueError for a subnet that is not an IPv4 or IPv6 network, or an index past its hosts.
+    """
+    network = ipaddress.ip_network(to_text(subnet), strict=False)
+    hosts = network.num_addresses - (2 if network.version == 4 and network.prefixlen < 31 else 0)
+    if not -hosts <= index < hosts:
+        raise ValueError('%s has no host number %d' % (network, index))
+    first = int(network.network_address) + (1 if network.version == 4 and network.prefixlen < 31 else 0)
+    return str(ipaddress.ip_address(first + (index % hosts)))

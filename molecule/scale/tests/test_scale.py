@@ -12,7 +12,9 @@ import os
 import re
 import secrets
 import shlex
+import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
@@ -135,17 +137,25 @@ def test_migrated_workflow_runs_on_both_workers_through_the_webhook_processor(ho
 
 def test_litellm_replicas_share_one_name_and_redis(host):
     addresses = sorted(container_ip(host, name) for name in LITELLM)
-    resolved = host.check_output(
-        "docker exec %s node -e \"require('dns').lookup('%s', {all: true}, (e, a) => "
-        "console.log(a.map(x => x.address).sort().join(' ')))\"" % (main_n8n(host), LITELLM[0]))
+    # nginx finds both replicas under the one name.
+    resolved = host.check_output("docker exec %s getent ahostsv4 %s | awk '{print $1}' | sort -u" % (NGINX_C, LITELLM[0]))
     assert resolved.split() == addresses
+    # n8n's containers reach that name through nginx (their extra_hosts), which
+    # sends a request a restarting replica refused or reset to the other one.
+    resolved = host.check_output(
+        "docker exec %s node -e \"require('dns').lookup('%s', (e, a) => console.log(a))\"" % (main_n8n(host), LITELLM[0]))
+    assert resolved == container_ip(host, NGINX_C)
     config = host.check_output('cat /srv/llm-gateway-scale/litellm/config.yaml')
     assert 'redis_host: %s' % REDIS in config and 'redis_password: os.environ/REDIS_PASSWORD' in config
     # The router's state is in Redis: LiteLLM's keys are there.
-    keys = host.check_output(
-        "docker exec %s sh -c 'redis-cli --no-auth-warning -a \"$(sed -n \"s/^requirepass //p\" "
-        "/usr/local/etc/redis/redis.conf)\" --scan'" % REDIS)
-    assert 'llama3' in keys, keys
+    assert 'llama3' in redis_cli(host, '--scan')
+
+
+def redis_cli(host, *args):
+    """redis-cli in the Redis container, with the password of its live configuration (never on a command line)."""
+    return host.check_output(
+        "docker exec %s sh -c 'REDISCLI_AUTH=\"$(sed -n \"s/^requirepass //p\" /usr/local/etc/redis/redis.conf)\" "
+        "redis-cli %s'" % (REDIS, ' '.join(args)))
 
 
 def snapshot(host):
@@ -218,17 +228,196 @@ def test_executions_queued_while_no_worker_runs_survive_a_redis_restart(host):
              lambda: all(container(host, w, '{{.State.Health.Status}}') == 'healthy' for w in workers), 180)
 
 
-def test_a_new_redis_password_restarts_redis_and_its_clients(host):
+# Bounded load from a throwaway container on the stack's network: CLIENTS
+# callers for each URL, each at most 5 requests a second, until SIGTERM or at
+# most 400 s and 20,000 requests in all. The n8n route uses the address n8n's
+# own containers have for LiteLLM (their extra_hosts). Prints, per URL,
+# {"ok": n, "failed": {reason: n}}.
+LOAD_PY = r"""
+import json, os, signal, sys, threading, time, urllib.error, urllib.request
+clients, urls = int(sys.argv[1]), sys.argv[2:]
+stop, lock, limit, end = threading.Event(), threading.Lock(), 20000, time.monotonic() + 400
+signal.signal(signal.SIGTERM, lambda *a: stop.set())
+res = {u: {'ok': 0, 'failed': {}} for u in urls}
+body = json.dumps({'model': 'llama3', 'max_tokens': 4, 'messages': [{'role': 'user', 'content': 'load'}]}).encode()
+headers = {'Content-Type': 'application/json', 'Authorization': 'Bearer ' + os.environ['KEY']}
+def total():
+    return sum(r['ok'] + sum(r['failed'].values()) for r in res.values())
+def one(url):
+    while not stop.is_set() and time.monotonic() < end and total() < limit:
+        why = None
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=30) as r:
+                r.read()
+        except urllib.error.HTTPError as e:
+            why = 'HTTP %d' % e.code
+        except Exception as e:
+            why = '%s %s' % (type(e).__name__, str(getattr(e, 'reason', e))[:60])
+        with lock:
+            if why is None:
+                res[url]['ok'] += 1
+            else:
+                res[url]['failed'][why] = res[url]['failed'].get(why, 0) + 1
+        stop.wait(0.2)
+threads = [threading.Thread(target=one, args=(u,)) for u in urls for _ in range(clients)]
+for t in threads:
+    t.start()
+print('started', flush=True)
+for t in threads:
+    t.join()
+print(json.dumps(res), flush=True)
+"""
+NGINX_ROUTE = 'http://%s/v1/chat/completions' % NGINX_C
+N8N_ROUTE = 'http://%s:4000/v1/chat/completions' % LITELLM[0]
+
+
+class Load(object):
+    """The load above, plus workflow executions (the migrated webhook workflow calls LiteLLM) from the host."""
+
+    def __init__(self, host, workflows=2):
+        self.host = host
+        extra = json.loads(container(host, main_n8n(host), '{{json .HostConfig.ExtraHosts}}'))
+        base = os.environ.get('LLM_GATEWAY_BASE_IMAGE', 'llm-gateway-test/base:bookworm')
+        argv = ['docker', 'run', '--rm', '--name', 'llm-gateway-scale-load', '--network', 'llm-gateway-scale-net',
+                '-e', 'KEY=%s' % secret('litellm_master_key')]
+        for entry in extra:
+            argv += ['--add-host', entry]
+        self.proc = subprocess.Popen(argv + [base, 'python3', '-c', LOAD_PY, '4', NGINX_ROUTE, N8N_ROUTE],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert self.proc.stdout.readline().strip() == 'started'
+        self.stop = threading.Event()
+        self.workflows = {'ok': 0, 'failed': []}
+        self.threads = [threading.Thread(target=self._workflow, args=(i,)) for i in range(workflows)]
+        for thread in self.threads:
+            thread.start()
+
+    def _workflow(self, caller):
+        count = 0
+        while not self.stop.is_set() and count < 500:
+            count += 1
+            prompt = 'rolling %d-%d' % (caller, count)
+            res = subprocess.run(
+                ['curl', '-s', '-m', '120', '-w', '\\n%{http_code}', '-X', 'POST', '-H', 'Host: webhooks.%s' % DOMAIN,
+                 '-H', 'Content-Type: application/json', '-d', json.dumps({'prompt': prompt}),
+                 'http://%s/webhook/llm-ask' % NGINX], capture_output=True, text=True, check=False)
+            if res.stdout.endswith('\n200') and json.loads(res.stdout.rsplit('\n', 1)[0]) == {
+                    'answer': 'Stand-in answer to: %s' % prompt}:
+                self.workflows['ok'] += 1
+            else:
+                self.workflows['failed'].append((res.returncode, res.stdout[-200:]))
+            self.stop.wait(0.5)
+
+    def end(self):
+        """Stop every caller; the results by route."""
+        self.stop.set()
+        subprocess.run(['docker', 'kill', '-s', 'TERM', 'llm-gateway-scale-load'], capture_output=True, check=False)
+        out, _ = self.proc.communicate(timeout=120)
+        for thread in self.threads:
+            thread.join(timeout=180)
+        result = json.loads(out.strip().splitlines()[-1])
+        result['workflows'] = self.workflows
+        return result
+
+
+def assert_nothing_failed(result):
+    assert not [r for r in result.values() if r['failed']], result
+    assert result[NGINX_ROUTE]['ok'] > 40 and result[N8N_ROUTE]['ok'] > 40, result
+    assert result['workflows']['ok'] > 4, result
+
+
+def litellm_started(host):
+    return {name: container(host, name, '{{.State.StartedAt}}') for name in LITELLM}
+
+
+def test_a_new_litellm_configuration_rolls_the_replicas_under_load_failing_no_request(host):
+    before = litellm_started(host)
+    load = Load(host)
+    try:
+        rc, out = run_playbook('site.yml', '-e', '{"llm_gateway_litellm_settings": {"request_timeout": 280}}')
+    finally:
+        result = load.end()
+    assert rc == 0, out[-3000:]
+    assert 'request_timeout: 280' in host.check_output('cat /srv/llm-gateway-scale/litellm/config.yaml')
+    after = litellm_started(host)
+    assert all(after[name] != before[name] for name in LITELLM), (before, after)
+    # The play ended once each was healthy again (Docker's own health check).
+    for name in LITELLM:
+        assert container(host, name, '{{.State.Health.Status}}') == 'healthy', name
+    assert_nothing_failed(result)
+
+
+def test_the_same_load_sees_replicas_restarted_back_to_back(host):
+    """The load above can fail: restarted together (not waiting for health), the replicas fail requests."""
+    load = Load(host, workflows=0)
+    try:
+        time.sleep(3)
+        host.check_output('docker restart -t 30 %s' % ' '.join(LITELLM))
+        wait_for('both replicas are healthy again', lambda: all(
+            container(host, name, '{{.State.Health.Status}}') == 'healthy' for name in LITELLM), 180)
+    finally:
+        result = load.end()
+    assert result[NGINX_ROUTE]['failed'] and result[N8N_ROUTE]['failed'], result
+
+
+def test_a_new_redis_password_rolls_its_clients_under_load_failing_no_request(host):
     new = 'R' + secrets.token_hex(16)
-    rc, out = run_playbook('site.yml', '-e', 'llm_gateway_redis_password=%s' % new)
+    before = container(host, REDIS, '{{.State.StartedAt}}')
+    load = Load(host)
+    try:
+        rc, out = run_playbook('site.yml', '-e', 'llm_gateway_redis_password=%s' % new)
+    finally:
+        result = load.end()
     assert rc == 0 and new not in out, out[-3000:]
     assert 'requirepass %s' % new in host.check_output('cat /srv/llm-gateway-scale/env/redis/redis.conf')
-    for name in service_containers(host, 'n8n') + service_containers(host, 'n8n-worker') + LITELLM + [REDIS]:
+    # Redis took the new password without a restart, and only it now.
+    assert container(host, REDIS, '{{.State.StartedAt}}') == before
+    assert len(re.findall(r'^[0-9a-f]{64}$', redis_cli(host, 'ACL', 'GETUSER', 'default'), re.M)) == 1
+    for name in service_containers(host, 'n8n') + service_containers(host, 'n8n-worker') + \
+            service_containers(host, 'n8n-webhook') + LITELLM + [REDIS]:
         assert container(host, name, '{{.State.Health.Status}}') == 'healthy', name
+    assert len(service_containers(host, 'n8n-webhook', running_only=False)) == 1
+    assert_nothing_failed(result)
+    assert new not in host.check_output('docker container inspect %s' % REDIS)
     # n8n's main, webhook processor and workers use the new password: the queue works.
     assert trigger_webhook(host, 'llm-ask', {'prompt': 'new password'}) == {
         'answer': 'Stand-in answer to: new password'}
     # (The next test's first run puts the inventory's password back.)
+
+
+def test_one_litellm_restarts_with_a_standby_under_load_failing_no_request(host):
+    rc, out = run_playbook('site.yml', '-e', 'llm_gateway_litellm_replicas=1')
+    assert rc == 0, out[-3000:]
+    assert host.run('docker container inspect %s' % LITELLM[1]).rc != 0
+    before = container(host, LITELLM[0], '{{.State.StartedAt}}')
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.update(subprocess.run(['docker', 'ps', '--format', '{{.Names}} {{.Status}}'], capture_output=True,
+                                       text=True, check=False).stdout.splitlines())
+            done.wait(0.5)
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    load = Load(host)
+    try:
+        rc, out = run_playbook('site.yml', '-e', 'llm_gateway_litellm_replicas=1',
+                               '-e', '{"llm_gateway_litellm_settings": {"request_timeout": 270}}')
+    finally:
+        result = load.end()
+        done.set()
+        watcher.join()
+    assert rc == 0, out[-3000:]
+    assert container(host, LITELLM[0], '{{.State.StartedAt}}') != before
+    assert container(host, LITELLM[0], '{{.State.Health.Status}}') == 'healthy'
+    # The standby ran, healthy, meanwhile (nginx's backup server), and is gone.
+    assert 'llama-litellm-scale-standby Up' in ' '.join(seen) and '(healthy)' in ' '.join(
+        line for line in seen if line.startswith('llama-litellm-scale-standby ')), seen
+    assert host.run('docker container inspect llama-litellm-scale-standby').rc != 0
+    assert_nothing_failed(result)
+    rc, out = run_playbook('site.yml')
+    assert rc == 0, out[-3000:]
+    for name in LITELLM:
+        assert container(host, name, '{{.State.Health.Status}}') == 'healthy', name
 
 
 def test_scaling_the_workers_is_idempotent(host):

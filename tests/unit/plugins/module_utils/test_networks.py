@@ -11,7 +11,7 @@ from hypothesis import given, strategies as st
 from ansible_collections.local_ai.llm_gateway.plugins.filter.docker_dns import FilterModule as DnsFilters
 from ansible_collections.local_ai.llm_gateway.plugins.filter.networks import FilterModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._networks import (
-    networks_of_api, overlapping_networks, parse_network_lines, resolved_by_docker_dns,
+    networks_of_api, overlapping_networks, parse_network_lines, resolved_by_docker_dns, subnet_host,
 )
 
 INSPECT = 'bridge 172.17.0.0/16\nhost\nother 172.29.0.0/16 fd00::/64\nllama-network 172.29.77.0/24\n'
@@ -56,3 +56,25 @@ def test_overlap_is_symmetric_and_matches_address_ranges(a, pa, b, pb):
 def test_only_names_docker_dns_answers_for_are_resolved_at_run_time(upstream, expected):
     assert resolved_by_docker_dns(upstream) is expected
     assert DnsFilters().filters()['docker_dns_name'](upstream) is expected
+
+
+@pytest.mark.parametrize('subnet, index, expected', [
+    ('172.29.77.0/24', -1, '172.29.77.254'), ('172.29.77.0/24', 0, '172.29.77.1'),
+    ('10.223.77.0/24', -2, '10.223.77.253'), ('10.0.0.0/16', -1, '10.0.255.254'),
+    ('10.0.0.4/31', -1, '10.0.0.5'), ('10.0.0.9/24', -1, '10.0.0.254')])
+def test_subnet_host(subnet, index, expected):
+    assert subnet_host(subnet, index) == expected
+
+
+@given(st.integers(min_value=8, max_value=30), st.integers(min_value=0, max_value=2 ** 32 - 1))
+def test_subnet_host_is_a_host_of_the_subnet(prefix, address):
+    network = ipaddress.ip_network('%s/%d' % (ipaddress.ip_address(address), prefix), strict=False)
+    last = ipaddress.ip_address(subnet_host(str(network)))
+    assert last in network and last not in (network.network_address, network.broadcast_address)
+    assert int(last) == int(network.broadcast_address) - 1
+
+
+@pytest.mark.parametrize('subnet, index', [('10.0.0.0/30', 2), ('not a subnet', -1), ('10.0.0.0/30', -3)])
+def test_subnet_host_refuses(subnet, index):
+    with pytest.raises(ValueError):
+        subnet_host(subnet, index)

@@ -1,0 +1,195 @@
+"""_rolling: which containers restart, in which order, and what a failure says (a fake docker CLI)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._rolling import (
+    Docker, RollError, Roller, health_of, newest_mtime, stale, started_at,
+)
+
+PROJECT = 'llm-gateway'
+
+
+def iso(seconds):
+    import datetime
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%f') + '123Z'
+
+
+class FakeDocker(object):
+    """Containers by name: service, started, health sequence; records every call."""
+
+    def __init__(self, containers, unhealthy=(), now=1000.0):
+        self.containers = dict((c['name'], dict(c)) for c in containers)
+        self.calls = []
+        self.unhealthy = set(unhealthy)
+        self.now = now
+        self.polls = {}
+
+    def run(self, argv):
+        self.calls.append(argv)
+        if argv[:2] == ['docker', 'ps']:
+            labels = dict(a.split('=', 1)[1].rsplit('=', 1) for a in argv if a.startswith('label='))
+            service = labels['com.docker.compose.service']
+            return 0, '\n'.join(n for n, c in self.containers.items()
+                                if c['service'] == service and c.get('running', True)), ''
+        if argv[:3] == ['docker', 'container', 'inspect']:
+            out = []
+            for name in argv[3:]:
+                c = self.containers[name]
+                self.polls[name] = self.polls.get(name, 0) + 1
+                status = 'starting' if self.polls[name] < 2 else ('unhealthy' if name in self.unhealthy else 'healthy')
+                out.append({'Name': '/' + name, 'State': {'Running': True, 'Status': 'running', 'StartedAt': iso(c['started']),
+                                                          'Health': {'Status': status, 'Log': [{'Output': 'probe says %s' % status}]}}})
+            return 0, json.dumps(out), ''
+        if argv[:2] == ['docker', 'restart']:
+            self.now += 1
+            self.containers[argv[-1]]['started'] = self.now
+            self.polls[argv[-1]] = 0
+            return 0, argv[-1], ''
+        if argv[:2] == ['docker', 'compose']:
+            args = argv[4:]
+            if 'rm' in args:
+                self.containers.pop(args[-1] + '-c', None)
+            elif '--scale' in args:
+                service, count = args[args.index('--scale') + 1].split('=')
+                mine = sorted(n for n, c in self.containers.items() if c['service'] == service)
+                for i in range(len(mine), int(count)):
+                    self.now += 1
+                    self.containers['%s-extra-%d' % (service, i)] = {'service': service, 'started': self.now}
+                for name in mine[int(count):] + [n for n in self.containers if n.startswith(service + '-extra')][:max(0, len(mine) - int(count))]:
+                    self.containers.pop(name, None)
+            else:
+                self.now += 1
+                self.containers[args[-1] + '-c'] = {'service': args[-1], 'started': self.now}
+            return 0, '', ''
+        if argv[:2] == ['docker', 'logs']:
+            return 0, 'started\nAuthorization: Bearer sk-secret-value\n', ''
+        raise AssertionError(argv)
+
+    def restarts(self):
+        return [c[-1] for c in self.calls if c[:2] == ['docker', 'restart']]
+
+
+def roller(fake, **kwargs):
+    return Roller(Docker(fake.run, PROJECT, '/srv/stack'), kwargs.pop('timeout', 5), sleep=lambda s: None, **kwargs)
+
+
+@pytest.fixture
+def files(tmp_path):
+    config = tmp_path / 'config.yaml'
+    config.write_text('x')
+    secrets = tmp_path / 'secrets'
+    secrets.mkdir()
+    (secrets / 'key').write_text('k')
+    os.utime(str(config), (500, 500))
+    os.utime(str(secrets / 'key'), (600, 600))
+    return [str(config), str(secrets)]
+
+
+def test_docker_times_are_read_to_the_fraction():
+    assert started_at('1970-01-01T00:00:01.5Z') == 1.5
+    assert started_at('2026-12-07T03:45:12.123456789Z') == pytest.approx(1796615112.123456789)
+    assert started_at('2026-12-07T04:45:12+01:00') == started_at('2026-12-07T03:45:12Z')
+    with pytest.raises(RollError):
+        started_at('yesterday')
+
+
+def test_newest_file_counts_the_files_of_a_folder(files, tmp_path):
+    assert newest_mtime(files) == 600
+    assert newest_mtime([str(tmp_path / 'missing')]) is None
+    assert stale([{'name': 'a', 'started': 599}, {'name': 'b', 'started': 601}], 600) == ['a']
+    assert stale([{'name': 'a', 'started': 1}], None) == []
+
+
+def test_health_without_a_check_is_running_and_a_stopped_one_says_so():
+    assert health_of({'State': {'Running': True}}) == ('running', '')
+    assert health_of({'State': {'Running': False, 'Status': 'exited'}}) == ('exited', '')
+    assert health_of({'State': {'Running': True, 'Health': {'Status': 'healthy', 'Log': [{'Output': ' ok\n'}]}}}) == (
+        'healthy', 'ok')
+
+
+def test_replicas_restart_one_after_the_other_each_healthy_first(files):
+    fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 100},
+                       {'name': 'llama-litellm-2', 'service': 'litellm-2', 'started': 700}])
+    r = roller(fake)
+    for name in ('litellm', 'litellm-2'):
+        r.roll({'service': name, 'files': files})
+    # Only the one older than its files; it was healthy (inspected until so) before the call ended.
+    assert fake.restarts() == ['llama-litellm'] and r.restarted == ['llama-litellm']
+    after = fake.calls[fake.calls.index(['docker', 'restart', '-t', '30', 'llama-litellm']) + 1:]
+    until_next = after[:[c[-1] for c in after].index('label=com.docker.compose.service=litellm-2')]
+    assert [c[-1] for c in until_next] == ['llama-litellm', 'llama-litellm']  # starting, then healthy
+    # A second run changes nothing.
+    r2 = roller(fake)
+    r2.roll({'service': 'litellm', 'files': files})
+    assert r2.restarted == []
+
+
+def test_two_stale_containers_never_restart_together(files):
+    fake = FakeDocker([{'name': 'w1', 'service': 'n8n-worker', 'started': 100},
+                       {'name': 'w2', 'service': 'n8n-worker', 'started': 200}])
+    roller(fake).roll({'service': 'n8n-worker', 'files': files, 'scale': True})
+    order = [(c[1], c[-1]) for c in fake.calls if c[:2] == ['docker', 'restart'] or c[:3] == ['docker', 'container', 'inspect']]
+    first_restart = order.index(('restart', 'w1'))
+    second_restart = order.index(('restart', 'w2'))
+    assert ('container', 'w1') in order[first_restart:second_restart]
+    # Two containers: no extra replica.
+    assert not [c for c in fake.calls if '--scale' in c]
+
+
+def test_a_lone_container_gets_a_standby_that_goes_once_it_is_healthy(files):
+    fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 100}])
+    r = roller(fake, settle=3)
+    r.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'})
+    compose = [c[4:] for c in fake.calls if c[:2] == ['docker', 'compose']]
+    assert compose[0] == ['--profile', 'litellm-standby', 'up', '-d', '--no-deps', '--pull', 'never', 'litellm-standby']
+    assert compose[-1] == ['--profile', 'litellm-standby', 'rm', '--stop', '--force', 'litellm-standby']
+    up = fake.calls.index(['docker', 'compose', '--project-directory', '/srv/stack'] + compose[0])
+    restart = fake.calls.index(['docker', 'restart', '-t', '30', 'llama-litellm'])
+    assert any(c[:3] == ['docker', 'container', 'inspect'] and c[-1] == 'litellm-standby-c' for c in fake.calls[up:restart])
+    assert r.helpers == ['litellm-standby-c'] and 'litellm-standby-c' not in fake.containers
+
+
+def test_a_lone_scaled_container_gets_one_more_replica_then_the_count_comes_back(files):
+    fake = FakeDocker([{'name': 'n8n-webhook-1', 'service': 'n8n-webhook', 'started': 100}])
+    roller(fake).roll({'service': 'n8n-webhook', 'files': files, 'scale': True})
+    scales = [c[c.index('--scale') + 1] for c in fake.calls if '--scale' in c]
+    assert scales == ['n8n-webhook=2', 'n8n-webhook=1']
+    assert fake.restarts() == ['n8n-webhook-1']
+    assert len([c for c in fake.containers.values() if c['service'] == 'n8n-webhook']) == 1
+
+
+def test_check_mode_says_what_would_restart_and_restarts_nothing(files):
+    fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 100}])
+    r = roller(fake, check_mode=True)
+    assert r.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'}) == ['llama-litellm']
+    assert not [c for c in fake.calls if c[1] in ('restart', 'compose')]
+
+
+def test_a_container_that_stays_unhealthy_is_named_with_its_probe_and_logs_masked(files):
+    fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 100}], unhealthy=['llama-litellm'])
+    clock = iter(range(0, 1000, 2))
+    r = Roller(Docker(fake.run, PROJECT, '/srv/stack'), 10, sleep=lambda s: None, clock=lambda: next(clock))
+    with pytest.raises(RollError) as exc:
+        r.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'})
+    text = str(exc.value)
+    assert text.startswith('llama-litellm is unhealthy still after its restart')
+    assert 'probe says unhealthy' in text and 'Bearer ********' in text and 'sk-secret-value' not in text
+    # The standby keeps serving, and says so; the next run removes it once llama-litellm is healthy.
+    assert 'litellm-standby-c keeps serving' in text and 'litellm-standby-c' in fake.containers
+    fake.unhealthy.clear()
+    r2 = roller(fake)
+    assert r2.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'}) == []
+    assert 'litellm-standby-c' not in fake.containers and r2.restarted == ['litellm-standby (removed)']
+
+
+def test_a_failing_docker_call_is_a_roll_error_without_secrets():
+    def run(argv):
+        return 1, '', 'Error: password=hunter2hunter2 refused'
+    with pytest.raises(RollError) as exc:
+        Docker(run, PROJECT, '/srv').restart('x', 30)
+    assert 'hunter2' not in str(exc.value) and 'restarting x failed' in str(exc.value)
