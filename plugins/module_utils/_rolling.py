@@ -129,13 +129,29 @@ class Docker(object):
         self._call(['docker', 'compose', '--project-directory', self.project_src] + list(args),
                    'docker compose %s' % ' '.join(args[:2]))
 
+    def would_recreate(self):
+        """The containers ``docker compose up`` would recreate (a changed service definition or image).
+
+        Read from Compose's own dry run, which names each container it would ``Recreate`` (on standard error).
+        """
+        argv = ['docker', 'compose', '--project-directory', self.project_src, 'up', '--dry-run', '-d', '--pull', 'never',
+                '--no-deps']
+        rc, out, err = self._run(argv)
+        if rc != 0:
+            raise RollError('docker compose up --dry-run failed: %s' % mask_text((err or out).strip())[-800:])
+        return set(re.findall(r'Container (\S+)\s+Recreate\s*$', (out or '') + '\n' + (err or ''), re.M))
+
+    def remove(self, name, stop_timeout):
+        self._call(['docker', 'stop', '-t', str(stop_timeout), name], 'stopping %s' % name)
+        self._call(['docker', 'rm', name], 'removing %s' % name)
+
     def logs(self, name):
         rc, out, err = self._run(['docker', 'logs', '--tail', str(LOG_LINES), name])
         return mask_text((out or '') + (err or '')).strip() if rc == 0 else ''
 
 
 class Roller(object):
-    """Restarts what is stale, one container at a time; every wait bounded by ``timeout`` seconds."""
+    """Recreates and restarts, one container at a time; every wait bounded by ``timeout`` seconds."""
 
     def __init__(self, docker, timeout, settle=0, stop_timeout=30, check_mode=False, sleep=time.sleep,
                  clock=time.monotonic):
@@ -146,8 +162,17 @@ class Roller(object):
         self.check_mode = check_mode
         self._sleep = sleep
         self._clock = clock
+        self._outdated = None
+        self.recreated = []
         self.restarted = []
         self.helpers = []
+
+    @property
+    def outdated(self):
+        """What Compose would recreate, asked once."""
+        if self._outdated is None:
+            self._outdated = self.docker.would_recreate()
+        return self._outdated
 
     def wait_healthy(self, name):
         """Wait until Docker reports ``name`` healthy (running, without a health check); RollError otherwise."""
@@ -160,67 +185,88 @@ class Roller(object):
                 break
             self._sleep(1)
         logs = self.docker.logs(name)
-        raise RollError('%s is %s %s after its restart%s%s' % (
+        raise RollError('%s is %s %s%s%s' % (
             name, status, 'still' if status in ('starting', 'unhealthy') else 'and not running',
             '; its health check last said: %s' % mask_text(output)[-500:] if output else '',
             '; its last log lines:\n%s' % logs if logs else ''))
 
-    def _settled(self):
+    def _ready(self, name):
+        self.wait_healthy(name)
         if self.settle:
             self._sleep(self.settle)
 
-    def _helper_up(self, spec):
-        """A second container serving while the only one restarts; its name (None when none is set)."""
-        if spec.get('standby'):
-            self.docker.compose('--profile', spec['standby'], 'up', '-d', '--no-deps', '--pull', 'never',
-                                spec['standby'])
-            names = [c['name'] for c in self.docker.running(spec['standby'])]
-        elif spec.get('scale'):
-            before = set(c['name'] for c in self.docker.running(spec['service']))
-            self.docker.compose('up', '-d', '--no-deps', '--no-recreate', '--pull', 'never',
-                                '--scale', '%s=%d' % (spec['service'], len(before) + 1), spec['service'])
-            names = [c['name'] for c in self.docker.running(spec['service']) if c['name'] not in before]
-        else:
-            return None
+    def _added_replica(self, service, count):
+        """Scale ``service`` to ``count`` (Compose creates the new one with the file's definition); its name."""
+        before = set(c['name'] for c in self.docker.running(service))
+        self.docker.compose('up', '-d', '--no-deps', '--no-recreate', '--pull', 'never', '--scale',
+                            '%s=%d' % (service, count), service)
+        names = [c['name'] for c in self.docker.running(service) if c['name'] not in before]
         if not names:
-            raise RollError('the container that was to serve while %s restarts did not start' % spec['service'])
+            raise RollError('Compose started no new container of %s' % service)
         self.helpers.append(names[0])
-        self.wait_healthy(names[0])
-        self._settled()
+        self._ready(names[0])
         return names[0]
 
-    def _helper_down(self, spec, count):
-        if spec.get('standby'):
-            self.docker.compose('--profile', spec['standby'], 'rm', '--stop', '--force', spec['standby'])
-        elif spec.get('scale'):
-            self.docker.compose('up', '-d', '--no-deps', '--no-recreate', '--pull', 'never',
-                                '--scale', '%s=%d' % (spec['service'], count), spec['service'])
+    def _standby_up(self, standby):
+        self.docker.compose('--profile', standby, 'up', '-d', '--no-deps', '--pull', 'never', standby)
+        names = [c['name'] for c in self.docker.running(standby)]
+        if not names:
+            raise RollError('the standby %s did not start' % standby)
+        self.helpers.append(names[0])
+        self._ready(names[0])
+        return names[0]
+
+    def _standby_down(self, standby):
+        self.docker.compose('--profile', standby, 'rm', '--stop', '--force', standby)
 
     def roll(self, spec):
-        """Restart the containers of ``spec['service']`` that started before its ``files``; their names."""
-        containers = self.docker.running(spec['service'])
-        names = stale(containers, newest_mtime(spec.get('files') or []))
-        if spec.get('standby') and self.docker.running(spec['standby']) and not names and not self.check_mode:
-            # Left serving by a run that failed half way: its service is healthy again.
+        """Bring ``spec['service']``'s containers to the file's definition and their files' content, one at a time.
+
+        Returns the names of the containers recreated or restarted (in check mode: that would be).
+        """
+        service, standby, scaled = spec['service'], spec.get('standby'), spec.get('scale')
+        containers = self.docker.running(service)
+        outdated = [c['name'] for c in containers if c['name'] in self.outdated]
+        old = stale([c for c in containers if c['name'] not in outdated], newest_mtime(spec.get('files') or []))
+        if standby and not (outdated or old) and not self.check_mode and self.docker.running(standby):
+            # Left serving by a run that failed half way: the service is healthy again.
             for container in containers:
                 self.wait_healthy(container['name'])
-            self._helper_down(spec, len(containers))
-            self.restarted.append(spec['standby'] + ' (removed)')
-        if not names or self.check_mode:
-            self.restarted.extend(names)
-            return names
-        helper = self._helper_up(spec) if len(containers) == 1 else None
+            self._standby_down(standby)
+            self.helpers.append(standby + ' (removed)')
+        if self.check_mode or not (outdated or old):
+            self.recreated.extend(outdated)
+            self.restarted.extend(old)
+            return outdated + old
+        helper = None
         try:
-            for name in names:
+            if scaled:
+                # A new container with the new definition joins, then an old one goes; the count stays.
+                for name in outdated:
+                    self._added_replica(service, len(containers) + 1)
+                    self.docker.remove(name, self.stop_timeout)
+                    self.recreated.append(name)
+                if len(containers) == 1 and old:
+                    helper = self._added_replica(service, 2)
+            elif standby and len(containers) == 1:
+                helper = self._standby_up(standby)
+            if outdated and not scaled:
+                self.docker.compose('up', '-d', '--no-deps', '--pull', 'never', service)
+                self.recreated.extend(outdated)
+                for name in outdated:
+                    self._ready(name)
+            for name in old:
                 self.docker.restart(name, self.stop_timeout)
                 self.restarted.append(name)
-                self.wait_healthy(name)
-                self._settled()
+                self._ready(name)
         except RollError as exc:
             if helper:
-                raise RollError('%s. %s keeps serving with the new configuration meanwhile; the next run removes it '
-                                'once %s is healthy again' % (exc, helper, spec['service']))
+                raise RollError('%s. %s keeps serving meanwhile; the next run removes it once %s is healthy again'
+                                % (exc, helper, service))
             raise
-        if helper:
-            self._helper_down(spec, len(containers))
-        return names
+        if helper and scaled:
+            self.docker.compose('up', '-d', '--no-deps', '--no-recreate', '--pull', 'never', '--scale',
+                                '%s=%d' % (service, len(containers)), service)
+        elif helper:
+            self._standby_down(standby)
+        return outdated + old

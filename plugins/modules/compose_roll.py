@@ -8,13 +8,17 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 ---
 module: compose_roll
-short_description: Restart a Compose project's containers that run an old configuration, one at a time
+short_description: Recreate or restart, one at a time, a Compose project's containers that run an old definition or configuration
 version_added: 0.2.0
 description:
-  - A container reads its bind-mounted configuration and secret files when it starts. For each of O(services), the
-    containers that started before the newest of the service's O(services[].files) was written restart, one after
-    the other; the next goes only once Docker reports the one before C(healthy) (its own health check), then
-    O(settle) seconds more.
+  - For each of O(services), the containers that C(docker compose up) would recreate (a changed service definition
+    or image, as Compose's own dry run names them) are recreated, and those that started before the newest of the
+    service's O(services[].files) was written (a container reads its bind-mounted configuration and secret files
+    when it starts) restart, one container at a time; the next goes only once Docker reports the one before
+    C(healthy) (its own health check), then O(settle) seconds more.
+  - A container of a service Compose scales (O(services[].scale)) is replaced rather than recreated in place: one
+    more replica with the new definition joins, becomes healthy, then the old one stops (finishing what it serves)
+    and goes.
   - A service that runs a single container first gets a second one that serves meanwhile: its
     O(services[].standby) service (a service of the compose file under a profile of the same name), or one more
     replica with O(services[].scale). That one goes once the restarted container is healthy.
@@ -31,7 +35,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Nothing restarts; RV(restarted) lists what would.
+    details: Nothing changes; RV(recreated) and RV(restarted) list what would.
   diff_mode:
     support: none
   platform:
@@ -102,15 +106,21 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+recreated:
+  description: The containers recreated or replaced (or that would be, in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [llama-litellm]
 restarted:
-  description: The containers restarted (or that would be, in check mode), in order; a standby removed by this run
-    as C(<name> (removed)).
+  description: The containers restarted (or that would be, in check mode), in order.
   returned: always
   type: list
   elements: str
   sample: [llama-litellm, llama-litellm-2]
 helpers:
-  description: The containers that served while a service's only container restarted.
+  description: The containers that joined while a service's containers were replaced or restarted; a standby left
+    by an earlier run and removed by this one as C(<name> (removed)).
   returned: always
   type: list
   elements: str
@@ -148,9 +158,13 @@ def main():
             for name in spec['names']:
                 roller.roll(dict(spec, service=name))
     except RollError as exc:
-        module.fail_json(msg=str(exc), changed=bool(roller.restarted), restarted=roller.restarted,
-                         helpers=roller.helpers)
-    module.exit_json(changed=bool(roller.restarted), restarted=roller.restarted, helpers=roller.helpers)
+        module.fail_json(msg=str(exc), **result(roller))
+    module.exit_json(**result(roller))
+
+
+def result(roller):
+    return dict(changed=bool(roller.recreated or roller.restarted or roller.helpers), recreated=roller.recreated,
+                restarted=roller.restarted, helpers=roller.helpers)
 
 
 if __name__ == '__main__':

@@ -22,7 +22,8 @@ def iso(seconds):
 class FakeDocker(object):
     """Containers by name: service, started, health sequence; records every call."""
 
-    def __init__(self, containers, unhealthy=(), now=1000.0):
+    def __init__(self, containers, unhealthy=(), now=1000.0, outdated=()):
+        self.outdated = set(outdated)
         self.containers = dict((c['name'], dict(c)) for c in containers)
         self.calls = []
         self.unhealthy = set(unhealthy)
@@ -50,21 +51,37 @@ class FakeDocker(object):
             self.containers[argv[-1]]['started'] = self.now
             self.polls[argv[-1]] = 0
             return 0, argv[-1], ''
+        if argv[:2] == ['docker', 'stop']:
+            self.containers[argv[-1]]['running'] = False
+            return 0, '', ''
+        if argv[:2] == ['docker', 'rm']:
+            self.containers.pop(argv[-1])
+            return 0, '', ''
         if argv[:2] == ['docker', 'compose']:
             args = argv[4:]
+            if '--dry-run' in args:
+                return 0, '', ''.join(' DRY-RUN MODE -  Container %s  %s\n' % (n, 'Recreate' if n in self.outdated else 'Running')
+                                      for n in sorted(self.containers))
             if 'rm' in args:
                 self.containers.pop(args[-1] + '-c', None)
             elif '--scale' in args:
                 service, count = args[args.index('--scale') + 1].split('=')
-                mine = sorted(n for n, c in self.containers.items() if c['service'] == service)
-                for i in range(len(mine), int(count)):
+                mine = sorted((c['started'], n) for n, c in self.containers.items() if c['service'] == service)
+                for _ in range(len(mine), int(count)):
                     self.now += 1
-                    self.containers['%s-extra-%d' % (service, i)] = {'service': service, 'started': self.now}
-                for name in mine[int(count):] + [n for n in self.containers if n.startswith(service + '-extra')][:max(0, len(mine) - int(count))]:
-                    self.containers.pop(name, None)
-            else:
+                    self.containers['%s-%d' % (service, self.now)] = {'service': service, 'started': self.now}
+                for _, name in mine[int(count):]:  # Compose removes the newest
+                    self.containers.pop(name)
+            elif '--profile' in args:
                 self.now += 1
                 self.containers[args[-1] + '-c'] = {'service': args[-1], 'started': self.now}
+            else:  # recreate a service's container in place
+                for name, c in self.containers.items():
+                    if c['service'] == args[-1] and name in self.outdated:
+                        self.now += 1
+                        c['started'] = self.now
+                        self.polls[name] = 0
+                        self.outdated.discard(name)
             return 0, '', ''
         if argv[:2] == ['docker', 'logs']:
             return 0, 'started\nAuthorization: Bearer sk-secret-value\n', ''
@@ -145,7 +162,7 @@ def test_a_lone_container_gets_a_standby_that_goes_once_it_is_healthy(files):
     fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 100}])
     r = roller(fake, settle=3)
     r.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'})
-    compose = [c[4:] for c in fake.calls if c[:2] == ['docker', 'compose']]
+    compose = [c[4:] for c in fake.calls if c[:2] == ['docker', 'compose'] and '--dry-run' not in c]
     assert compose[0] == ['--profile', 'litellm-standby', 'up', '-d', '--no-deps', '--pull', 'never', 'litellm-standby']
     assert compose[-1] == ['--profile', 'litellm-standby', 'rm', '--stop', '--force', 'litellm-standby']
     up = fake.calls.index(['docker', 'compose', '--project-directory', '/srv/stack'] + compose[0])
@@ -167,7 +184,7 @@ def test_check_mode_says_what_would_restart_and_restarts_nothing(files):
     fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 100}])
     r = roller(fake, check_mode=True)
     assert r.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'}) == ['llama-litellm']
-    assert not [c for c in fake.calls if c[1] in ('restart', 'compose')]
+    assert not [c for c in fake.calls if c[1] == 'restart' or (c[1] == 'compose' and '--dry-run' not in c)]
 
 
 def test_a_container_that_stays_unhealthy_is_named_with_its_probe_and_logs_masked(files):
@@ -177,14 +194,14 @@ def test_a_container_that_stays_unhealthy_is_named_with_its_probe_and_logs_maske
     with pytest.raises(RollError) as exc:
         r.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'})
     text = str(exc.value)
-    assert text.startswith('llama-litellm is unhealthy still after its restart')
+    assert text.startswith('llama-litellm is unhealthy still; its health check last said: probe says unhealthy')
     assert 'probe says unhealthy' in text and 'Bearer ********' in text and 'sk-secret-value' not in text
     # The standby keeps serving, and says so; the next run removes it once llama-litellm is healthy.
     assert 'litellm-standby-c keeps serving' in text and 'litellm-standby-c' in fake.containers
     fake.unhealthy.clear()
     r2 = roller(fake)
     assert r2.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'}) == []
-    assert 'litellm-standby-c' not in fake.containers and r2.restarted == ['litellm-standby (removed)']
+    assert 'litellm-standby-c' not in fake.containers and r2.helpers == ['litellm-standby (removed)']
 
 
 def test_a_failing_docker_call_is_a_roll_error_without_secrets():
@@ -193,3 +210,35 @@ def test_a_failing_docker_call_is_a_roll_error_without_secrets():
     with pytest.raises(RollError) as exc:
         Docker(run, PROJECT, '/srv').restart('x', 30)
     assert 'hunter2' not in str(exc.value) and 'restarting x failed' in str(exc.value)
+
+
+def test_an_outdated_replica_is_recreated_alone_and_a_lone_one_with_its_standby(files):
+    fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 700},
+                       {'name': 'llama-litellm-2', 'service': 'litellm-2', 'started': 700}], outdated=['llama-litellm'])
+    r = roller(fake)
+    for name in ('litellm', 'litellm-2'):
+        r.roll({'service': name, 'files': files})
+    ups = [c[4:] for c in fake.calls if c[:2] == ['docker', 'compose'] and '--dry-run' not in c]
+    assert ups == [['up', '-d', '--no-deps', '--pull', 'never', 'litellm']]
+    assert r.recreated == ['llama-litellm'] and r.restarted == [] and fake.restarts() == []
+    # Compose was asked once what it would recreate.
+    assert len([c for c in fake.calls if '--dry-run' in c]) == 1
+
+    fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 700}], outdated=['llama-litellm'])
+    roller(fake).roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'})
+    ups = [c[4:] for c in fake.calls if c[:2] == ['docker', 'compose'] and '--dry-run' not in c]
+    assert [u[-1] for u in ups] == ['litellm-standby', 'litellm', 'litellm-standby']
+    assert 'rm' in ups[-1]
+
+
+def test_outdated_workers_are_replaced_one_at_a_time_and_their_count_stays(files):
+    fake = FakeDocker([{'name': 'w1', 'service': 'n8n-worker', 'started': 700},
+                       {'name': 'w2', 'service': 'n8n-worker', 'started': 700}], outdated=['w1', 'w2'])
+    r = roller(fake)
+    assert r.roll({'service': 'n8n-worker', 'files': files, 'scale': True}) == ['w1', 'w2']
+    steps = [(c[1], c[-1] if c[1] != 'compose' else c[c.index('--scale') + 1])
+             for c in fake.calls if c[1] in ('stop', 'rm') or '--scale' in c]
+    assert steps == [('compose', 'n8n-worker=3'), ('stop', 'w1'), ('rm', 'w1'),
+                     ('compose', 'n8n-worker=3'), ('stop', 'w2'), ('rm', 'w2')]
+    assert sorted(fake.containers) == ['n8n-worker-1001', 'n8n-worker-1002']
+    assert r.recreated == ['w1', 'w2'] and len(r.helpers) == 2
