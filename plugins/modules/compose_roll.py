@@ -15,11 +15,11 @@ description:
     or image, as Compose's own dry run names them) are recreated, and those that started before the newest of the
     service's O(services[].files) was written (a container reads its bind-mounted configuration and secret files
     when it starts) restart, one container at a time; the next goes only once Docker reports the one before
-    C(healthy) (its own health check), then O(settle) seconds more.
-  - A container of a service Compose scales (O(services[].scale)) is replaced rather than recreated in place: one
+    C(healthy) (its own health check), then O(services[].settle) seconds more.
+  - A container of a service Compose scales (O(services[].scale)) is replaced rather than recreated in place; one
     more replica with the new definition joins, becomes healthy, then the old one stops (finishing what it serves)
     and goes.
-  - A service that runs a single container first gets a second one that serves meanwhile: its
+  - A service that runs a single container first gets a second one that serves meanwhile, its
     O(services[].standby) service (a service of the compose file under a profile of the same name), or one more
     replica with O(services[].scale). That one goes once the restarted container is healthy.
   - The rule is read from the host on every run, so a run that stopped half way is finished by the next one, and a

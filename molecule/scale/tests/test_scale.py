@@ -311,7 +311,7 @@ class Load(object):
         """Stop every caller; the results by route."""
         self.stop.set()
         subprocess.run(['docker', 'kill', '-s', 'TERM', 'llm-gateway-scale-load'], capture_output=True, check=False)
-        out, _ = self.proc.communicate(timeout=120)
+        out = self.proc.communicate(timeout=120)[0]
         for thread in self.threads:
             thread.join(timeout=180)
         result = json.loads(out.strip().splitlines()[-1])

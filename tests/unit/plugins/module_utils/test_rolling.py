@@ -67,11 +67,11 @@ class FakeDocker(object):
             elif '--scale' in args:
                 service, count = args[args.index('--scale') + 1].split('=')
                 mine = sorted((c['started'], n) for n, c in self.containers.items() if c['service'] == service)
-                for _ in range(len(mine), int(count)):
+                for _extra in range(len(mine), int(count)):
                     self.now += 1
                     self.containers['%s-%d' % (service, self.now)] = {'service': service, 'started': self.now}
-                for _, name in mine[int(count):]:  # Compose removes the newest
-                    self.containers.pop(name)
+                for started_name in mine[int(count):]:  # Compose removes the newest
+                    self.containers.pop(started_name[1])
             elif '--profile' in args:
                 self.now += 1
                 self.containers[args[-1] + '-c'] = {'service': args[-1], 'started': self.now}
