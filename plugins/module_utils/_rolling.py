@@ -99,8 +99,23 @@ class Docker(object):
 
     def __init__(self, run, project, project_src):
         self._run = run
-        self.project = project
+        self._project = project
         self.project_src = project_src
+
+    @property
+    def project(self):
+        """The project's name: as given, else the compose file's (``docker compose config``)."""
+        if not self._project:
+            out = self._call(['docker', 'compose', '--project-directory', self.project_src, 'config', '--format',
+                              'json'], 'reading the compose file')
+            self._project = json.loads(out)['name']
+        return self._project
+
+    def defines(self, service, profile):
+        """Whether the compose file has ``service`` (under ``profile``)."""
+        out = self._call(['docker', 'compose', '--project-directory', self.project_src, '--profile', profile, 'config',
+                          '--services'], 'reading the compose file')
+        return service in out.split()
 
     def _call(self, argv, what):
         rc, out, err = self._run(argv)
@@ -248,7 +263,7 @@ class Roller(object):
                     self.recreated.append(name)
                 if len(containers) == 1 and old:
                     helper = self._added_replica(service, 2)
-            elif standby and len(containers) == 1:
+            elif standby and len(containers) == 1 and self.docker.defines(standby, standby):
                 helper = self._standby_up(standby)
             if outdated and not scaled:
                 self.docker.compose('up', '-d', '--no-deps', '--pull', 'never', service)

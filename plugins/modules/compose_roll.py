@@ -22,6 +22,7 @@ description:
   - A service that runs a single container first gets a second one that serves meanwhile, its
     O(services[].standby) service (a service of the compose file under a profile of the same name), or one more
     replica with O(services[].scale). That one goes once the restarted container is healthy.
+  - Does nothing when O(project_src) has no compose file yet.
   - The rule is read from the host on every run, so a run that stopped half way is finished by the next one, and a
     standby left serving by a failed run is removed once its service is healthy again.
   - Fails naming the container that did not become healthy within O(timeout), with its health check's last output
@@ -42,9 +43,9 @@ attributes:
     platforms: posix
 options:
   project:
-    description: The Compose project's name (its containers' C(com.docker.compose.project) label).
+    description: The Compose project's name (its containers' C(com.docker.compose.project) label); by default the
+      one the compose file in O(project_src) names.
     type: str
-    required: true
   project_src:
     description: The folder of the compose file (for a standby or an extra replica).
     type: path
@@ -68,7 +69,8 @@ options:
         default: []
       standby:
         description: A service of the compose file, under a profile of the same name, that serves while the only
-          container of a service of O(services[].names) restarts.
+          container of a service of O(services[].names) restarts; a compose file without it restarts that container
+          alone.
         type: str
       scale:
         description: The service is scaled by Compose (C(deploy.replicas)); a single container gets one more replica
@@ -127,15 +129,20 @@ helpers:
   sample: [llama-litellm-standby]
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._rolling import Docker, RollError, Roller
 
 
+COMPOSE_FILES = ('compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml')
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            project=dict(type='str', required=True),
+            project=dict(type='str'),
             project_src=dict(type='path', required=True),
             services=dict(type='list', elements='dict', required=True, options=dict(
                 names=dict(type='list', elements='str', required=True),
@@ -150,6 +157,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    if not [name for name in COMPOSE_FILES if os.path.exists(os.path.join(params['project_src'], name))]:
+        # Nothing runs from a compose file that does not exist yet (a first deployment).
+        module.exit_json(changed=False, recreated=[], restarted=[], helpers=[])
     docker = Docker(module.run_command, params['project'], params['project_src'])
     roller = Roller(docker, params['timeout'], stop_timeout=params['stop_timeout'], check_mode=module.check_mode)
     try:

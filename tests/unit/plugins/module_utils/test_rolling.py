@@ -22,8 +22,9 @@ def iso(seconds):
 class FakeDocker(object):
     """Containers by name: service, started, health sequence; records every call."""
 
-    def __init__(self, containers, unhealthy=(), now=1000.0, outdated=()):
+    def __init__(self, containers, unhealthy=(), now=1000.0, outdated=(), defined=('litellm-standby',)):
         self.outdated = set(outdated)
+        self.defined = set(defined)
         self.containers = dict((c['name'], dict(c)) for c in containers)
         self.calls = []
         self.unhealthy = set(unhealthy)
@@ -59,6 +60,10 @@ class FakeDocker(object):
             return 0, '', ''
         if argv[:2] == ['docker', 'compose']:
             args = argv[4:]
+            if 'config' in args:
+                if '--services' in args:
+                    return 0, '\n'.join(sorted(set(c['service'] for c in self.containers.values()) | self.defined)), ''
+                return 0, json.dumps({'name': PROJECT}), ''
             if '--dry-run' in args:
                 return 0, '', ''.join(' DRY-RUN MODE -  Container %s  %s\n' % (n, 'Recreate' if n in self.outdated else 'Running')
                                       for n in sorted(self.containers))
@@ -162,7 +167,7 @@ def test_a_lone_container_gets_a_standby_that_goes_once_it_is_healthy(files):
     fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 100}])
     r = roller(fake, settle=3)
     r.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'})
-    compose = [c[4:] for c in fake.calls if c[:2] == ['docker', 'compose'] and '--dry-run' not in c]
+    compose = [c[4:] for c in fake.calls if c[:2] == ['docker', 'compose'] and '--dry-run' not in c and 'config' not in c]
     assert compose[0] == ['--profile', 'litellm-standby', 'up', '-d', '--no-deps', '--pull', 'never', 'litellm-standby']
     assert compose[-1] == ['--profile', 'litellm-standby', 'rm', '--stop', '--force', 'litellm-standby']
     up = fake.calls.index(['docker', 'compose', '--project-directory', '/srv/stack'] + compose[0])
@@ -226,7 +231,7 @@ def test_an_outdated_replica_is_recreated_alone_and_a_lone_one_with_its_standby(
 
     fake = FakeDocker([{'name': 'llama-litellm', 'service': 'litellm', 'started': 700}], outdated=['llama-litellm'])
     roller(fake).roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'})
-    ups = [c[4:] for c in fake.calls if c[:2] == ['docker', 'compose'] and '--dry-run' not in c]
+    ups = [c[4:] for c in fake.calls if c[:2] == ['docker', 'compose'] and '--dry-run' not in c and 'config' not in c]
     assert [u[-1] for u in ups] == ['litellm-standby', 'litellm', 'litellm-standby']
     assert 'rm' in ups[-1]
 
@@ -242,3 +247,13 @@ def test_outdated_workers_are_replaced_one_at_a_time_and_their_count_stays(files
                      ('compose', 'n8n-worker=3'), ('stop', 'w2'), ('rm', 'w2')]
     assert sorted(fake.containers) == ['n8n-worker-1001', 'n8n-worker-1002']
     assert r.recreated == ['w1', 'w2'] and len(r.helpers) == 2
+
+
+def test_a_compose_file_without_the_standby_restarts_the_lone_container_alone(files):
+    fake = FakeDocker([{'name': 'lgt-litellm', 'service': 'litellm', 'started': 100}], defined=())
+    docker = Docker(fake.run, None, '/srv/stack')
+    r = Roller(docker, 5, sleep=lambda s: None)
+    assert r.roll({'service': 'litellm', 'files': files, 'standby': 'litellm-standby'}) == ['lgt-litellm']
+    assert r.helpers == [] and fake.restarts() == ['lgt-litellm']
+    # The project's name comes from the compose file when none is given.
+    assert docker.project == PROJECT
