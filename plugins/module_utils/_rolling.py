@@ -210,26 +210,25 @@ class Roller(object):
         if self.settle:
             self._sleep(self.settle)
 
+    def _joined(self, names, what):
+        """The first of ``names`` (a container that just started to serve meanwhile), once it is ready."""
+        if not names:
+            raise RollError('%s did not start' % what)
+        self.helpers.append(names[0])
+        self._ready(names[0])
+        return names[0]
+
     def _added_replica(self, service, count):
         """Scale ``service`` to ``count`` (Compose creates the new one with the file's definition); its name."""
         before = set(c['name'] for c in self.docker.running(service))
         self.docker.compose('up', '-d', '--no-deps', '--no-recreate', '--pull', 'never', '--scale',
                             '%s=%d' % (service, count), service)
-        names = [c['name'] for c in self.docker.running(service) if c['name'] not in before]
-        if not names:
-            raise RollError('Compose started no new container of %s' % service)
-        self.helpers.append(names[0])
-        self._ready(names[0])
-        return names[0]
+        return self._joined([c['name'] for c in self.docker.running(service) if c['name'] not in before],
+                            'the new container of %s' % service)
 
     def _standby_up(self, standby):
         self.docker.compose('--profile', standby, 'up', '-d', '--no-deps', '--pull', 'never', standby)
-        names = [c['name'] for c in self.docker.running(standby)]
-        if not names:
-            raise RollError('the standby %s did not start' % standby)
-        self.helpers.append(names[0])
-        self._ready(names[0])
-        return names[0]
+        return self._joined([c['name'] for c in self.docker.running(standby)], 'the standby %s' % standby)
 
     def _standby_down(self, standby):
         self.docker.compose('--profile', standby, 'rm', '--stop', '--force', standby)
