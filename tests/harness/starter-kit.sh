@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stand up a host shaped like n8n's self-hosted AI starter kit: n8n on Postgres,
 # both on a network of their own ("the user's compose network"), n8n's data in a
-# volume, with workflows, a credential and an execution.
+# volume, with workflows, a credential and an execution. Its Postgres asks for
+# the password on its socket too (--auth-local=scram-sha-256), as hardened ones do.
 #   up   PREFIX PORT DOMAIN SECRETS_DIR : PREFIX-net (SUBNET), PREFIX-postgres (alias postgres), PREFIX-n8n
 #   down PREFIX                          : remove all of it (the stack's kept copy of the n8n too)
 # SUBNET (default 10.220.0.0/24): outside Docker's default pools.
@@ -18,6 +19,7 @@ case "$cmd" in
       docker rm -f "$prefix-postgres" >/dev/null 2>&1 || true
       docker run -d --name "$prefix-postgres" --network "$prefix-net" --network-alias postgres \
         -e POSTGRES_USER=root -e POSTGRES_PASSWORD="$(cat "$secrets/postgres_password")" -e POSTGRES_DB=n8n \
+        -e POSTGRES_INITDB_ARGS=--auth-local=scram-sha-256 \
         -v "$prefix-postgres-data:/var/lib/postgresql/data" llm-gateway-test/postgres:latest >/dev/null
     fi
     wait_for "Postgres" 60 docker exec "$prefix-postgres" pg_isready -U root -d n8n

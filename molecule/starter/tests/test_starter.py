@@ -69,6 +69,11 @@ def test_a_snapshot_was_taken_before_the_first_change(host):  # pylint: disable=
     exported = os.listdir(os.path.join(latest, 'n8n-export-' + N8N, 'workflows'))
     assert len(exported) == len(recorded()['state']['workflows'])
     assert os.path.getsize(os.path.join(latest, 'n8n-postgres.dump')) > 0
+    # Dumped with n8n's own user and password: the starter kit's Postgres asks for
+    # one on its socket too.
+    refused = subprocess.run(['docker', 'exec', 'starter-postgres', 'psql', '--no-password', '-U', 'root', '-d', 'n8n',
+                              '-c', 'SELECT 1'], capture_output=True, text=True, check=False)
+    assert refused.returncode != 0 and 'no password supplied' in refused.stderr, refused
 
 
 def test_restore_after_attach_gives_the_original_back(host):  # pylint: disable=unused-argument

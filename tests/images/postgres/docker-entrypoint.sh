@@ -2,7 +2,8 @@
 # Like the official image's entrypoint: initialise an empty PGDATA from
 # POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB (each also from NAME_FILE, read
 # after dropping to postgres, as the official image does), listen on every address,
-# password authentication from the network, then run postgres as postgres.
+# password authentication from the network (and on the socket with
+# POSTGRES_INITDB_ARGS=--auth-local=...), then run postgres as postgres.
 set -euo pipefail
 if [ "${1:-}" = postgres ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -21,13 +22,18 @@ if [ "${1:-}" = postgres ]; then
   if [ ! -s "$PGDATA/PG_VERSION" ]; then
     : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}"
     pwfile=$(mktemp); printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
-    initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 -D "$PGDATA" >/dev/null
+    # POSTGRES_INITDB_ARGS as the official image (e.g. --auth-local=scram-sha-256:
+    # a password on the socket too); given last, they win.
+    # shellcheck disable=SC2086
+    initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+      ${POSTGRES_INITDB_ARGS:-} -D "$PGDATA" >/dev/null
     rm -f "$pwfile"
     echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
     echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
     pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
     if [ "$db" != postgres ]; then
-      psql -v ON_ERROR_STOP=1 --username "$user" --dbname postgres -c "CREATE DATABASE \"$db\"" >/dev/null
+      PGPASSWORD="$POSTGRES_PASSWORD" psql -v ON_ERROR_STOP=1 --username "$user" --dbname postgres \
+        -c "CREATE DATABASE \"$db\"" >/dev/null
     fi
     pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null
   fi
