@@ -116,12 +116,12 @@ def test_the_walk_finds_the_tasks_it_checks():
             used.setdefault(module(task), []).append((path, no_log))
     assert len(used['docker_container']) >= 3  # retire, unretire (in a block), litellm absent (in a block)
     assert {'docker_host_info', 'docker_image_info', 'docker_container_info', EXEC} <= set(used)
-    assert any(path == 'playbooks/restore.yml' for path, _ in used['uri'])
+    assert any(path == 'playbooks/restore.yml' for path, _no_log in used['uri'])
 
 
 def test_the_exec_review_is_current():
     """Every reviewed exemption still names a task (a renamed task must be reviewed again)."""
-    present = {(path, task.get('name')) for path in files() for task, _ in file_tasks(path)}
+    present = {(path, task.get('name')) for path in files() for task, _no_log in file_tasks(path)}
     assert EXEC_REVIEWED <= present
 
 
