@@ -7,12 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, post_from_n8n, standin, standin_requests, trigger_webhook, workflow,
+    COMPOSE, N8N_API, ROOT, n8n, post_from_n8n, run_playbook, secret, standin, standin_requests, trigger_webhook,
+    workflow,
 )
+
+OLD_N8N = 'llm-gateway-linux-old-n8n'
+OLD_N8N_API = 'http://127.0.0.1:15799'  # prepare.yml's port of the user's own n8n
+MADE = 'Made after the migration'
 
 
 def test_ollama_is_the_linux_configured_kind(host):
@@ -50,3 +57,77 @@ def test_migrated_workflow_answers_through_the_internal_route(host):
     assert answer == {'answer': 'Stand-in answer to: hello from linux'}
     hits = [e for e in standin_requests(host, '/api/generate') if (e.get('body') or {}).get('prompt') == 'hello from linux']
     assert hits, 'nginx did not call Ollama on the host'
+
+
+def n8n_call(host, method, path, payload=None, base=N8N_API):
+    cmd = "curl -sf -X %s -H 'X-N8N-API-KEY: %s' -H 'Content-Type: application/json' '%s%s'" % (
+        method, secret('n8n.env', 'N8N_API_KEY'), base, path)
+    if payload is not None:
+        cmd += ' -d %s' % shlex.quote(json.dumps(payload))
+    return json.loads(host.check_output(cmd) or '{}')
+
+
+def what_runs_and_is_on_disk(host):
+    """Every container (id, start, state), the stack's files (not its backups) and n8n's workflows."""
+    return {
+        'containers': host.check_output(
+            "docker ps -aq | xargs docker container inspect -f '{{.Name}} {{.Id}} {{.State.StartedAt}} {{.State.Status}}'"
+            " | sort"),
+        'files': host.check_output(
+            "cd %s && find . -path ./backups -prune -o -type f -print0 | sort -z | xargs -0 sha256sum" % ROOT),
+        'workflows': sorted((w['id'], w['versionId']) for w in n8n(host, '/api/v1/workflows?limit=250')['data']),
+    }
+
+
+def latest_pre_restore(host):
+    return host.check_output('ls -d %s/backups/pre-restore/*/ | sort | tail -n 1' % ROOT).rstrip('/')
+
+
+def container_running(host, name):
+    return host.check_output("docker container inspect -f '{{.State.Running}}' %s" % name) == 'true'
+
+
+def wait_for_workflows(host, base, seconds=120):
+    """The original n8n's workflows, once its API answers (it starts again after the restore)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return n8n_call(host, 'GET', '/api/v1/workflows?limit=250', base=base)['data']
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+def test_restore_refuses_to_drop_a_workflow_made_since_and_changes_nothing(host):
+    """n8n runs on SQLite in its data volume, which the restore puts back: a workflow made since would be lost."""
+    made = n8n_call(host, 'POST', '/api/v1/workflows', {
+        'name': MADE, 'connections': {}, 'settings': {},
+        'nodes': [{'name': 'Start', 'type': 'n8n-nodes-base.manualTrigger', 'typeVersion': 1, 'position': [0, 0],
+                   'parameters': {}}]})
+    before = what_runs_and_is_on_disk(host)
+    rc, out = run_playbook('restore.yml')
+    assert rc != 0 and 'workflow created: %s (%s)' % (MADE, made['id']) in out, out[-3000:]
+    assert 'would be lost' in out and 'llm_gateway_restore_changes=discard' in out, out[-3000:]
+    assert what_runs_and_is_on_disk(host) == before
+    # n8n as it is was exported first (the folder the message names), the new workflow with it.
+    kept = latest_pre_restore(host)
+    assert kept in out
+    assert host.file('%s/n8n-export-llm-gateway-linux-n8n-1/workflows/%s.json' % (kept, made['id'])).exists
+
+
+def test_restore_with_discard_gives_the_original_back_and_names_what_it_drops(host):
+    rc, out = run_playbook('restore.yml', '-e', 'llm_gateway_restore_changes=discard')
+    assert rc == 0, out[-4000:]
+    assert 'Dropped (llm_gateway_restore_changes discard' in out and 'workflow created: %s' % MADE in out, out[-3000:]
+    assert host.check_output('docker ps -aq --filter label=com.docker.compose.project=llm-gateway-linux') == ''
+    assert container_running(host, OLD_N8N)
+    # The data the restore replaced is archived in the pre-restore snapshot, beside n8n's export of it.
+    kept = latest_pre_restore(host)
+    assert host.file(kept + '/n8n-data.tar.gz').size > 0
+    assert host.file(kept + '/n8n-data.tar.gz').mode == 0o600
+    # The original n8n, on the snapshot's data: the workflows it had, calling the public URL again.
+    workflows = wait_for_workflows(host, OLD_N8N_API)
+    assert MADE not in [w['name'] for w in workflows]
+    ask = [n for n in [w for w in workflows if w['name'] == 'LLM webhook'][0]['nodes'] if n['name'] == 'Ask Ollama'][0]
+    assert ask['parameters']['url'] == 'https://llm.example.test/api/generate'
