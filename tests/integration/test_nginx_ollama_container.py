@@ -4,8 +4,9 @@ stand-in's image (llm-gateway-test/ollama-standin), both on a network of their o
 
 Such an upstream is resolved through Docker's DNS ("server ... resolve"), so the role's `nginx -t` in a container
 without a network accepts it (a plain "server name:port" does not: "host not found in upstream"), and nginx follows
-the Ollama container when it is recreated on another address, without a reload. Everything is removed at the end.
-About half a minute.
+the Ollama container when it is recreated on another address, without a reload. Its internal route serves Ollama's
+model management only with llm_gateway_nginx_internal_ollama_management. Everything is removed at the end. About a
+minute.
 """
 
 from __future__ import annotations
@@ -117,3 +118,55 @@ def test_nginx_follows_a_recreated_ollama_container_without_a_reload(deployment)
     assert docker('inspect', '-f', '{{.State.StartedAt}}', NGINX).stdout.strip() == started  # no restart
     logs = docker('logs', NGINX).stderr
     assert 'reconfiguring' not in logs and 'signal 1 (SIGHUP)' not in logs  # no reload either
+
+
+def ask_through_nginx(method, path, payload=None):
+    """A request from inside the nginx container to its internal route; (status, body)."""
+    data = ['--data', json.dumps(payload)] if payload is not None else []
+    how = ['--head'] if method == 'HEAD' else ['-X', method]
+    proc = docker('exec', NGINX, 'curl', '--silent', '--max-time', '10', '--write-out', '\n%{http_code}',
+                  *how, *data, 'http://%s%s' % (NGINX, path), check=False)
+    body, dummy, status = proc.stdout.rpartition('\n')
+    return status, body
+
+
+def ollama_counts():
+    """Requests the stand-in received, by path (its test hook, asked from the network)."""
+    proc = docker('exec', NGINX, 'curl', '--silent', '--fail', '--max-time', '5',
+                  'http://%s:11434/_standin/state' % OLLAMA)
+    return json.loads(proc.stdout)['requests']
+
+
+MANAGEMENT = [('POST', '/api/pull', {'model': 'phi3', 'stream': False}),
+              ('POST', '/api/create', {'model': 'mine', 'from': 'mistral'}),
+              ('POST', '/api/copy', {'source': 'mistral', 'destination': 'mine'}),
+              ('POST', '/api/push', {'model': 'mistral'}),
+              ('DELETE', '/api/delete', {'model': 'mistral'}),
+              ('HEAD', '/api/blobs/sha256:' + '0' * 64, None)]
+
+
+def test_model_management_only_with_the_setting(deployment):
+    # Runs after the test above, against its nginx and Ollama containers.
+    base, root = deployment
+    before = ollama_counts()
+    for method, path, payload in MANAGEMENT:
+        status, body = ask_through_nginx(method, path, payload)
+        assert status == '404', (path, status, body)
+        if method != 'HEAD':
+            assert 'llm_gateway_nginx_internal_ollama_management' in json.loads(body)['error'], body
+    assert ask_through_nginx('GET', '/api/unknown')[0] == '404'
+    status, body = ask_through_nginx('POST', '/api/generate', {'model': 'mistral', 'prompt': 'x', 'stream': False})
+    assert status == '200' and json.loads(body)['done'] is True, body
+    after = ollama_counts()
+    assert [path for method, path, payload in MANAGEMENT if after.get(path, 0) != before.get(path, 0)] == []
+    assert after.get('/api/generate', 0) == before.get('/api/generate', 0) + 1
+
+    # With the setting, the role reloads nginx and every Ollama path is served.
+    stats, failed, dummy = play_role(base, 'nginx', dict(variables(root),
+                                                         llm_gateway_nginx_internal_ollama_management=True))
+    assert failed is None and stats['changed'] > 0, failed
+    status, body = ask_through_nginx('POST', '/api/pull', {'model': 'phi3', 'stream': False})
+    assert status == '200' and json.loads(body) == {'status': 'success'}, body
+    assert ollama_counts().get('/api/pull', 0) == before.get('/api/pull', 0) + 1
+    tags = json.loads(ask_through_nginx('GET', '/api/tags')[1])
+    assert 'phi3:latest' in [m['name'] for m in tags['models']]

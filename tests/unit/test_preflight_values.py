@@ -39,6 +39,7 @@ CHECKED_ELSEWHERE = {
     'llm_gateway_litellm_log_level': 'one of a list (the litellm role)',
     'llm_gateway_ollama_host_firewall': 'only decides a branch',
     'llm_gateway_compose_no_new_privileges': 'only decides a branch',
+    'llm_gateway_nginx_internal_ollama_management': 'only decides a branch',
 }
 
 

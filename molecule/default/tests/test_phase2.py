@@ -274,6 +274,21 @@ def test_unmigrated_api_calls_still_work(host, fresh_standin):
     assert status == 200 and body['response'] == 'Stand-in answer to: still phase 1'
 
 
+def test_internal_route_refuses_model_management(host, fresh_standin):
+    # As on llm.<domain>, only Ollama's inference and read paths (llm_gateway_nginx_internal_ollama_management
+    # is false): nginx answers the rest, the stand-ins never see them.
+    for path, payload in (('/api/pull', {'model': 'phi3', 'stream': False}),
+                          ('/api/create', {'model': 'mine', 'from': 'llama3'}),
+                          ('/api/copy', {'source': 'llama3', 'destination': 'mine'}),
+                          ('/api/push', {'model': 'llama3'})):
+        status, body = post_from_n8n(host, 'http://llama-nginx' + path, payload)
+        assert status == 404 and 'llm_gateway_nginx_internal_ollama_management' in body['error'], (path, body)
+        assert backend_requests(host, path) == [], path
+    status, body = post_from_n8n(host, 'http://llama-nginx/api/generate',
+                                 {'model': 'llama3', 'prompt': 'after the refusals', 'stream': False})
+    assert status == 200 and body['response'] == 'Stand-in answer to: after the refusals'
+
+
 def test_internal_v1_route_reaches_litellm(host, fresh_standin):
     status, body = post_from_n8n(host, 'http://llama-nginx/v1/chat/completions',
                                  {'model': 'llama3', 'messages': [{'role': 'user', 'content': 'via v1'}]},
