@@ -38,6 +38,15 @@ def n8n(host, path):
     return json.loads(out)
 
 
+def n8n_call(host, method, path, payload=None, base=N8N_API):
+    """Call n8n's public API from the Docker host (BASE: another n8n, e.g. the user's own after a restore)."""
+    cmd = "curl -sf -X %s -H 'X-N8N-API-KEY: %s' -H 'Content-Type: application/json' '%s%s'" % (
+        method, secret('n8n.env', 'N8N_API_KEY'), base, path)
+    if payload is not None:
+        cmd += ' -d %s' % shlex.quote(json.dumps(payload))
+    return json.loads(host.check_output(cmd) or '{}')
+
+
 def workflow(host, name):
     workflows = n8n(host, '/api/v1/workflows?limit=250')['data']
     matches = [w for w in workflows if w['name'] == name]

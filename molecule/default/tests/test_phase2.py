@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, N8N_API, NGINX, PROJECT, ROOT, container, container_ip, http_status, n8n, node, post_from_n8n,
+    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, http_status, n8n, n8n_call, node, post_from_n8n,
     prompt_of, run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
 )
 
@@ -341,14 +341,6 @@ def test_litellm_recreated_nginx_follows_without_restart(host):
     finally:
         host.run('docker rm -f llm-gateway-molecule-squatter')
     assert container(host, 'llama-nginx', '{{.State.StartedAt}}') == started
-
-
-def n8n_call(host, method, path, payload=None):
-    cmd = "curl -sf -X %s -H 'X-N8N-API-KEY: %s' -H 'Content-Type: application/json' '%s%s'" % (
-        method, secret('n8n.env', 'N8N_API_KEY'), N8N_API, path)
-    if payload is not None:
-        cmd += ' -d %s' % shlex.quote(json.dumps(payload))
-    return json.loads(host.check_output(cmd) or '{}')
 
 
 def test_a_public_call_phase_2_cannot_convert_moves_to_the_internal_route_and_answers(host, fresh_standin):

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, N8N_API, ROOT, n8n, post_from_n8n, run_playbook, secret, standin, standin_requests, trigger_webhook,
-    workflow,
+    COMPOSE, ROOT, n8n, n8n_call, post_from_n8n, run_playbook, standin, standin_requests, trigger_webhook, workflow,
 )
 
 OLD_N8N = 'llm-gateway-linux-old-n8n'
@@ -57,14 +55,6 @@ def test_migrated_workflow_answers_through_the_internal_route(host):
     assert answer == {'answer': 'Stand-in answer to: hello from linux'}
     hits = [e for e in standin_requests(host, '/api/generate') if (e.get('body') or {}).get('prompt') == 'hello from linux']
     assert hits, 'nginx did not call Ollama on the host'
-
-
-def n8n_call(host, method, path, payload=None, base=N8N_API):
-    cmd = "curl -sf -X %s -H 'X-N8N-API-KEY: %s' -H 'Content-Type: application/json' '%s%s'" % (
-        method, secret('n8n.env', 'N8N_API_KEY'), base, path)
-    if payload is not None:
-        cmd += ' -d %s' % shlex.quote(json.dumps(payload))
-    return json.loads(host.check_output(cmd) or '{}')
 
 
 def what_runs_and_is_on_disk(host):

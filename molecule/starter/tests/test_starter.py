@@ -14,10 +14,18 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
-from gateway import COMPOSE, DOMAIN, NGINX, ROOT, http_status, run_playbook, trigger_webhook  # noqa: E402  pylint: disable=wrong-import-position
+from gateway import COMPOSE, DOMAIN, NGINX, ROOT, http_status, run_playbook, secret, trigger_webhook  # noqa: E402  pylint: disable=wrong-import-position
 from starter import N8N, container, decrypted_secret, docker, recorded, state  # noqa: E402  pylint: disable=wrong-import-position
 
 STACK_NET = 'llm-gateway-starter-net'
+
+
+def shown_secrets(out):
+    """The secrets of the user's n8n (its container's environment) and of the stack that OUT shows."""
+    every = {'the n8n encryption key': secret('encryption_key'), 'the Postgres password': secret('postgres_password'),
+             'the LiteLLM master key': secret('litellm_master_key'), 'the n8n API key': secret('n8n.env', 'N8N_API_KEY')}
+    assert all(len(value) >= 16 for value in every.values()), 'a secret too short to look for'
+    return sorted(name for name, value in every.items() if value in out)
 
 
 def same_data(now, before):
@@ -77,8 +85,10 @@ def test_a_snapshot_was_taken_before_the_first_change(host):  # pylint: disable=
 
 
 def test_restore_after_attach_gives_the_original_back(host):  # pylint: disable=unused-argument
-    rc, out = run_playbook('restore.yml')
+    # At -vvv (AWX and ARA keep what -v and beyond print): no secret shown.
+    rc, out = run_playbook('restore.yml', '-vvv')
     assert rc == 0, out[-3000:]
+    assert shown_secrets(out) == []
     assert container()['networks'] == recorded()['container']['networks']
     assert docker('ps', '-a', '-q', '--filter', 'label=com.docker.compose.project=llm-gateway-starter') == ''
     now, before = state(), recorded()['state']
@@ -119,8 +129,9 @@ def test_an_adoption_that_does_not_come_up_gives_the_original_back(host):  # pyl
 
 
 def test_adopt_carries_the_database_and_the_data_over(host):
-    rc, out = run_playbook('site.yml', '-e', 'llm_gateway_n8n_takeover=adopt')
+    rc, out = run_playbook('site.yml', '-e', 'llm_gateway_n8n_takeover=adopt', '-vvv')
     assert rc == 0, out[-3000:]
+    assert shown_secrets(out) == []
     old = json.loads(docker('container', 'inspect', N8N + '-pre-llm-gateway'))[0]
     assert old['State']['Running'] is False
     with open(ROOT + '/docker-compose.yml') as f:
@@ -145,8 +156,14 @@ def test_adopt_carries_the_database_and_the_data_over(host):
 
 
 def test_restore_after_adopt_gives_the_original_container_back(host):  # pylint: disable=unused-argument
-    rc, out = run_playbook('restore.yml')
+    rc, out = run_playbook('restore.yml', '-vvv')
     assert rc == 0, out[-3000:]
+    assert shown_secrets(out) == []
+    # n8n as it was before the restore (the adopted one, on the user's Postgres) is kept, and named.
+    kept = sorted(os.listdir(ROOT + '/backups/pre-restore'))[-1]
+    assert 'n8n as it is before this restore: %s/backups/pre-restore/%s' % (ROOT, kept) in out
+    files = os.listdir(os.path.join(ROOT, 'backups', 'pre-restore', kept))
+    assert {'n8n-postgres.dump', 'n8n-data.tar.gz', 'snapshot.json'} <= set(files), files
     now = container()
     assert now['id'] == recorded()['container']['id'] and now['running']
     assert docker('ps', '-a', '-q', '--filter', 'label=com.docker.compose.project=llm-gateway-starter') == ''
