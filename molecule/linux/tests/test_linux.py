@@ -12,7 +12,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, ROOT, n8n, n8n_call, post_from_n8n, run_playbook, standin, standin_requests, trigger_webhook, workflow,
+    COMPOSE, ROOT, n8n, n8n_call, post_from_n8n, run_playbook, secret, standin, standin_requests, trigger_webhook,
+    workflow,
 )
 
 OLD_N8N = 'llm-gateway-linux-old-n8n'
@@ -69,6 +70,12 @@ def what_runs_and_is_on_disk(host):
     }
 
 
+def shown_secrets(out):
+    every = {'the n8n encryption key': secret('encryption_key'), 'the n8n API key': secret('n8n.env', 'N8N_API_KEY'),
+             'the LiteLLM master key': secret('litellm_master_key')}
+    return sorted(name for name, value in every.items() if value in out)
+
+
 def latest_pre_restore(host):
     return host.check_output('ls -d %s/backups/pre-restore/*/ | sort | tail -n 1' % ROOT).rstrip('/')
 
@@ -96,7 +103,8 @@ def test_restore_refuses_to_drop_a_workflow_made_since_and_changes_nothing(host)
         'nodes': [{'name': 'Start', 'type': 'n8n-nodes-base.manualTrigger', 'typeVersion': 1, 'position': [0, 0],
                    'parameters': {}}]})
     before = what_runs_and_is_on_disk(host)
-    rc, out = run_playbook('restore.yml')
+    rc, out = run_playbook('restore.yml', '-vvv')
+    assert shown_secrets(out) == []
     assert rc != 0 and 'workflow created: %s (%s)' % (MADE, made['id']) in out, out[-3000:]
     assert 'would be lost' in out and 'llm_gateway_restore_changes=discard' in out, out[-3000:]
     assert what_runs_and_is_on_disk(host) == before
@@ -107,8 +115,9 @@ def test_restore_refuses_to_drop_a_workflow_made_since_and_changes_nothing(host)
 
 
 def test_restore_with_discard_gives_the_original_back_and_names_what_it_drops(host):
-    rc, out = run_playbook('restore.yml', '-e', 'llm_gateway_restore_changes=discard')
+    rc, out = run_playbook('restore.yml', '-e', 'llm_gateway_restore_changes=discard', '-vvv')
     assert rc == 0, out[-4000:]
+    assert shown_secrets(out) == []
     assert 'Dropped (llm_gateway_restore_changes discard' in out and 'workflow created: %s' % MADE in out, out[-3000:]
     assert host.check_output('docker ps -aq --filter label=com.docker.compose.project=llm-gateway-linux') == ''
     assert container_running(host, OLD_N8N)
