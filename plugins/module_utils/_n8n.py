@@ -396,16 +396,22 @@ def read_backups(path):
     return found, warnings
 
 
-# The journal of a run: BACKUP_DIR/<run stamp>/journal.json, what the run wrote - per workflow id its
-# versionId before and after the run's write and a fingerprint of what it left - so that a restore can
-# tell whether someone edited the workflow since. Written atomically once the writes are done.
+# The journal of a run: BACKUP_DIR/<run stamp>/journal.json, what the run wrote - per workflow id the
+# outcome of its write, its versionId before and after it and a fingerprint of what it left - so that a
+# restore can tell whether someone edited the workflow since. Replaced atomically right before each
+# write (the entry says outcome unknown) and again once the write's outcome is known, so that a run
+# stopped or timing out half way leaves a journal too (see _n8n_restore for the entries). Version 1
+# journals written before outcomes were recorded have entries without ``outcome``; they are read as
+# written.
 
 JOURNAL_VERSION = 1
 
 
 def write_journal(folder, entries):
-    """Write the journal ``{id: {id, name, version_before, version_after, content_after, backup}}``; return
-    its path. ``content_after`` is the fingerprint of what the run left (see _n8n_restore.content_fingerprint)."""
+    """Write the journal ``{id: {id, name, outcome, version_before, version_after, content_after, backup}}``
+    atomically; return its path. ``content_after`` is the fingerprint of what the run left (see
+    _n8n_restore.content_fingerprint); an entry whose outcome is unknown has no ``version_after`` and no
+    ``content_after``. Raises OSError."""
     path = os.path.join(folder, JOURNAL_NAME)
     data = json.dumps({'version': JOURNAL_VERSION, 'workflows': entries}, indent=2, sort_keys=True,
                       ensure_ascii=False).encode('utf-8')

@@ -7,7 +7,7 @@
 
 """Restoring n8n workflows from backups (n8n_workflow_urls ``state: restored``), the pure part: whether
 a workflow differs from its backup, the calls that bring it back, whether that worked, whether it was
-edited since the run that made the backup, and the diff shown. No I/O here.
+edited since the run that made the backup (the entries of that run's journal), and the diff shown. No I/O here.
 """
 
 from __future__ import annotations
@@ -17,8 +17,15 @@ import hashlib
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_change
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import path_text
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import (
-    MAX_DEPTH, READ_ONLY_NODE_KEYS, canonical, has_unpublished_draft, is_active,
+    MAX_DEPTH, READ_ONLY_NODE_KEYS, canonical, changed_since, has_unpublished_draft, is_active,
 )
+
+# The outcome of a journal entry (see _n8n.write_journal). An entry is written with UNKNOWN right before
+# the workflow's write and settled once the run has read the workflow back; it stays UNKNOWN when the run
+# never could (the write timed out or failed and the read back failed too, or the run was stopped).
+WRITTEN = 'written'
+NOT_WRITTEN = 'not written'
+UNKNOWN = 'unknown'
 
 
 def comparable_nodes(nodes):
@@ -125,6 +132,71 @@ def restored_ok(current, backup, with_static_data):
 def restore_skip(backup, path, kind, reason):
     return {'id': backup['id'], 'name': backup.get('name'), 'node': None, 'parameter': None, 'kind': kind,
             'reason': reason, 'backup': path}
+
+
+def pending_entry(workflow, backup):
+    """The journal entry of ``workflow`` (as read right before its write) before the write: outcome unknown."""
+    return {'id': workflow.get('id'), 'name': workflow.get('name'), 'outcome': UNKNOWN,
+            'version_before': workflow.get('versionId'), 'backup': backup}
+
+
+def state_changed(before, after):
+    """Whether n8n's copy ``after`` differs from ``before`` in anything a write of this module changes."""
+    return (content_fingerprint(after) != content_fingerprint(before)
+            or any(after.get(key) != before.get(key) for key in ('versionId', 'activeVersionId'))
+            or canonical(after.get('staticData')) != canonical(before.get('staticData')))
+
+
+def settled_entry(before, after, backup, written=None):
+    """The journal entry once the run has read the workflow after its write: ``before`` as read right before
+    the write, ``after`` as n8n has it now. ``written`` None: decided by whether n8n's copy changed (a write
+    that n8n answered with an error may have been saved or not)."""
+    if written is None:
+        written = state_changed(before, after)
+    return {'id': before.get('id'), 'name': after.get('name'), 'outcome': WRITTEN if written else NOT_WRITTEN,
+            'version_before': before.get('versionId'), 'version_after': after.get('versionId'),
+            'content_after': content_fingerprint(after), 'backup': backup}
+
+
+def entry_outcome(entry):
+    """WRITTEN, NOT_WRITTEN or UNKNOWN. An entry without ``outcome`` (a journal from before outcomes were
+    recorded, which held written workflows only) counts as written when it has ``content_after``; any entry
+    without ``content_after`` counts as unknown."""
+    outcome = entry.get('outcome', WRITTEN)
+    if outcome in (WRITTEN, NOT_WRITTEN) and entry.get('content_after'):
+        return outcome
+    return UNKNOWN
+
+
+def restore_refusal(entry, current, backup_path):
+    """``(kind, reason)`` when the workflow ``current`` must not be restored from ``backup_path`` without
+    force, given its entry in that run's journal (None when there is none), else None."""
+    if entry is None:
+        return ('no_journal_entry',
+                'the journal of the run that made this backup (journal.json in its folder) has no entry for it - the '
+                'backup was made by hand or by an older version of this module, or that run was stopped before the '
+                'write - so whether it was changed since cannot be told, and restoring could overwrite a later '
+                'change. Check it in n8n, then restore it with force: true, or import its backup %s by hand'
+                % backup_path)
+    if entry_outcome(entry) == UNKNOWN:
+        return ('write_outcome_unknown',
+                'the run that made this backup did not learn whether its write reached n8n (the write failed or '
+                'timed out and the workflow could not be read back, or the run was stopped), so whether it was '
+                'changed since cannot be told, and restoring could overwrite a later change. Check it in n8n, then '
+                'restore it with force: true, or import its backup %s by hand' % backup_path)
+    reason = edited_since_run(entry, current)
+    return ('changed_since_run', reason) if reason else None
+
+
+def changed_during_restore(read, fresh, with_static_data):
+    """Why the workflow must not be written, now that it was read again right before its write (``fresh``)
+    after being read (``read``) and backed up when the restore started, or None."""
+    if not (changed_since(read, fresh) or content_fingerprint(read) != content_fingerprint(fresh)
+            or (with_static_data and canonical(read.get('staticData')) != canonical(fresh.get('staticData')))):
+        return None
+    return ('it changed in n8n after this restore read it and saved its backup (versionId then %s, now %s); '
+            'nothing was written, so that change is kept. Run the restore again to look at it afresh'
+            % (read.get('versionId'), fresh.get('versionId')))
 
 
 def edited_since_run(written, current):

@@ -48,7 +48,10 @@ description:
   - Right before its write, the full JSON of each workflow, as read again then (what the C(PUT) replaces), is
     saved under O(backup_dir); the run's folder is created before the first write. Each file is written to a
     temporary file in the same folder, flushed and fsynced, then renamed into place (mode C(0600)), so a crash
-    leaves no half-written backup. O(state=restored) puts workflows back from such backups.
+    leaves no half-written backup. The run's journal (RV(journal)) is then written with the workflow's entry
+    saying the outcome is unknown, before the write, and again once the outcome is known, so that a run stopped
+    or timing out half way leaves a journal of every write it began. O(state=restored) puts workflows back from
+    such backups.
   - Fails before any write when n8n cannot be reached, refuses the key, or a rule is unusable. When a write
     fails midway, the result tells which workflows changed, which failed, which were not attempted, and where
     the backups are. A re-run is safe; it only writes what still needs it.
@@ -323,13 +326,23 @@ options:
       - Each workflow gets back its name, nodes and connections, and its state of publication. A backup of an
         active workflow with unpublished edits gets back both its draft and the published version (it is
         deactivated for a moment in between). O(workflow_ids) narrows what is restored.
-      - Before a workflow is restored, its current JSON is saved as a new backup (see O(write_backups)).
+      - Before a workflow is restored, its current JSON is saved as a new backup (see O(write_backups)), and the
+        restore's own journal is kept like a run's (see RV(journal)), so a restore can be undone the same way.
+      - Each workflow is read once, then once more right before its first write; when it changed in between (an
+        edit in n8n while the restore ran), it is not written but listed in RV(skipped_items) (kind
+        V(changed_since_read)), also with O(force=true), because its backup holds the copy read first.
       - The run's journal (C(journal.json) in the same folder, see RV(journal)) says what the run left, a
         fingerprint of each written workflow's name, nodes, connections and activation. A workflow that no longer
         matches it was edited since; it is not restored but listed in RV(skipped_items) (kind V(changed_since_run),
         with its backup), unless O(force=true). A workflow that was deleted since is listed likewise (kind
-        V(deleted)); neither fails the task. Backups without a journal entry (older runs, files put there by hand)
-        are restored without this check.
+        V(deleted)); neither fails the task.
+      - A backup that the journal has no entry for (no C(journal.json) in its folder - a backup made by hand or by
+        an older version of this module - or a journal that lacks the workflow) is not restored either, unless
+        O(force=true), because whether it was edited since cannot be told (kind V(no_journal_entry)). Nor is one
+        whose entry says the write's outcome is unknown (kind V(write_outcome_unknown); the run's write failed or
+        timed out and the workflow could not be read back, or the run was stopped). A workflow that already
+        matches its backup needs nothing and is never listed. An entry the run settled as V(not written) is
+        checked like a written one, against what n8n held after the failed write.
       - Content, not the versionId, decides, because n8n keeps the versionId when only the name changes, and
         gives a new one to a restore that puts back exactly what a run left. So runs undone newest first (phase 2,
         then phase 1) each find their workflows as they left them. Settings and static data are not compared.
@@ -350,8 +363,11 @@ options:
     type: path
   force:
     description:
-      - With O(state=restored), restore also the workflows edited after the run that made the backups (see
-        O(backup)), and restore without the run's journal when it cannot be read.
+      - With O(state=restored), restore also the workflows that the journal of the run that made the backups
+        shows edited since (V(changed_since_run)), those it has no entry for (V(no_journal_entry), which includes
+        every backup without a journal) and those whose write had an unknown outcome (V(write_outcome_unknown));
+        see O(backup). The journal is then not read, so a damaged one does not stop the restore.
+      - A workflow that changed while the restore ran (V(changed_since_read)) is not restored even so.
     type: bool
     default: false
   restore_static_data:
@@ -372,7 +388,8 @@ notes:
     before the write (optimistic concurrency) and one C(PUT) (or, when only the published version needs it, one
     C(POST .../activate)), plus one C(GET) to confirm an active workflow is still published - at most
     ceil(N/250) + 2 per changed workflow (+ 1 per active one). A workflow that changed since the listing costs
-    that one C(GET) and no write when it is left alone. O(state=restored) reads each backed-up workflow once. With O(auth) and a
+    that one C(GET) and no write when it is left alone. O(state=restored) reads each backed-up workflow once, and
+    each one it restores once more right before its first write. With O(auth) and a
     node to convert, C(GET /api/v1/credentials) once per 250 credentials, and one C(POST) when the credential is
     created (and the listing again when the answer to that C(POST) is lost); with O(auth.value), the listing also
     when the record does not show the value as stored, and one C(PATCH /api/v1/credentials/{id}) when it must be
@@ -547,8 +564,11 @@ skipped_items:
       V(credential) (a node uses an LLM credential whose base URL the public API cannot read), V(not_converted)
       (O(rewrites[].convert=openai_chat) could not convert the node exactly; it is left untouched, URL included,
       or with O(rewrites[].fallback) only its URL is moved to the fallback, see C(moved_to)).
-    - With O(state=restored), also V(deleted) (n8n has the workflow no more) and V(changed_since_run) (edited after
-      the run that made the backup; see O(force)), each with C(backup), the backup file.
+    - With O(state=restored), also V(deleted) (n8n has the workflow no more), V(changed_since_run) (edited after
+      the run that made the backup), V(no_journal_entry) (that run's journal has no entry for it),
+      V(write_outcome_unknown) (that run did not learn whether its write reached n8n) - these three are restored
+      with O(force=true) - and V(changed_since_read) (edited while the restore ran), each with C(backup), the
+      backup file.
   returned: always
   type: list
   elements: dict
@@ -663,11 +683,19 @@ changed_since_read:
             reason: 'it no longer needs a rewrite (someone else changed it); nothing was written'}]
 journal:
   description:
-    - The journal of this run, C(journal.json) in RV(backup_folder) (mode C(0600), written atomically after the
-      writes) - per written workflow its C(id), C(name), C(version_before), C(version_after) (the versionId
-      n8n had before and after this run's write), C(content_after) (SHA-256 of the name, nodes, connections and
-      activation the write left) and C(backup). O(state=restored) reads it (see O(backup)).
-  returned: when a workflow was written and backups are on
+    - The journal of this run, C(journal.json) in RV(backup_folder) (mode C(0600), replaced atomically) - per
+      workflow this run began to write (or, with O(state=restored), to restore) its C(id), C(name), C(outcome),
+      C(version_before) (the versionId n8n had before the write) and C(backup), and once the outcome is known
+      C(version_after) and C(content_after) (SHA-256 of the name, nodes, connections and activation n8n held
+      after the write).
+    - The entry is written right before the workflow's write with C(outcome) V(unknown), and written again when
+      the run has read the workflow back - V(written), or V(not written) when n8n answered with an error and
+      holds what it held before. It stays V(unknown) when the write failed or timed out and reading it back failed
+      too, or when the run was stopped. Entries of journals written before C(outcome) was recorded have none and
+      count as V(written).
+    - O(state=restored) reads it (see O(backup)).
+  returned: when backups are on and a workflow was about to be written
+
   type: str
   sample: /root/.local/share/llm_gateway/n8n-backups/20261127T031500.000000Z/journal.json
 backups:
@@ -749,6 +777,7 @@ credential:
 '''
 
 import concurrent.futures
+import functools
 import os
 import threading
 
@@ -759,8 +788,8 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
     read_journal, run_stamp, short_fingerprint, validate_connection, write_backup, write_journal,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_restore import (
-    content_differs, content_fingerprint, edited_since_run, node_differences, restore_diff, restore_skip,
-    restore_steps, restored_ok,
+    changed_during_restore, content_differs, node_differences, pending_entry, restore_diff, restore_refusal,
+    restore_skip, restore_steps, restored_ok, settled_entry,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import (
     RuleError, apply_credential, apply_moves, build_moves, build_rules, diff_entry, pending_rewrites, plan_nodes,
@@ -911,25 +940,34 @@ class Runner(object):
             self.backup_of[workflow.get('id')] = path
             self.result['backups'].append(path)
 
-    def note_written(self, version_before, after):
-        """Remember a write for the run's journal: ``after`` is the workflow as n8n has it after the write."""
-        wid = after.get('id')
-        entry = {'id': wid, 'name': after.get('name'), 'version_before': version_before,
-                 'version_after': after.get('versionId'), 'content_after': content_fingerprint(after),
-                 'backup': self.backup_of.get(wid)}
-        with self.lock:
-            self.journal[str(wid)] = entry
-
-    def save_journal(self):
-        """Write the run's journal next to its backups (after the writes)."""
-        if not self.backup_folder or not self.journal:
+    # -- the run's journal, written as each workflow is (see _n8n.write_journal) -------------
+    def note_writing(self, workflow):
+        """Journal ``workflow`` (as read right before its write, backed up) with its outcome unknown, before the
+        write; raises OSError (then it is not written)."""
+        if not self.backup_folder:
             return
-        try:
-            self.result['journal'] = write_journal(self.backup_folder, self.journal)
-        except OSError as exc:
-            self.module.warn('Cannot write the journal in %s: %s. n8n was changed and the backups are there; a '
-                             'restore of this run cannot tell whether a workflow was edited since, so check them '
-                             'first.' % (self.backup_folder, exc))
+        wid = workflow.get('id')
+        with self.lock:
+            self.journal[str(wid)] = pending_entry(workflow, self.backup_of.get(wid))
+            try:
+                self.result['journal'] = write_journal(self.backup_folder, self.journal)
+            except OSError:
+                del self.journal[str(wid)]      # not written: later journal writes must not say otherwise
+                raise
+
+    def note_written(self, before, after, written=None):
+        """Journal what the write of ``before`` left, ``after`` as read back (see settled_entry)."""
+        if not self.backup_folder:
+            return
+        with self.lock:
+            wid = before.get('id')
+            self.journal[str(wid)] = settled_entry(before, after, self.backup_of.get(wid), written)
+            try:
+                self.result['journal'] = write_journal(self.backup_folder, self.journal)
+            except OSError as exc:
+                self.module.warn('Cannot write the journal in %s: %s. n8n was changed and the backups are there; '
+                                 'the journal may still say that the outcome of the write of %s is unknown, and a '
+                                 'restore then needs force: true for it.' % (self.backup_folder, exc, wid))
 
     def write_backups(self, workflows):
         """Save every workflow about to be written, before the first write."""
@@ -1057,11 +1095,13 @@ def write_fresh(runner, plan, rules, entry):
         entry.update(nodes=plan.changed_nodes, action=plan.action, active=plan.active)
     try:
         runner.backup(fresh)
+        runner.note_writing(fresh)
     except OSError as exc:
         runner.abort.set()
-        return runner.failure(entry, 'not written: its backup could not be written under %s (%s); fix backup_dir '
-                                     'and re-run' % (runner.backup_folder, exc), False, is_active(fresh))
-    return write_plan(runner, plan, rules, entry)
+        return runner.failure(entry, 'not written: its backup or the run\'s journal could not be written under %s '
+                                     '(%s); fix backup_dir and re-run' % (runner.backup_folder, exc), False,
+                              is_active(fresh))
+    return write_plan(runner, plan, rules, entry, fresh)
 
 
 def merge_replanned(runner, plans):
@@ -1081,7 +1121,7 @@ def merge_replanned(runner, plans):
                 result['diff'][index] = diff_entry(final[plan.id])
 
 
-def write_plan(runner, plan, rules, entry):
+def write_plan(runner, plan, rules, entry, fresh):
     client = runner.client
     try:
         if plan.action == 'put':
@@ -1092,8 +1132,9 @@ def write_plan(runner, plan, rules, entry):
         if is_global_failure(exc):
             runner.abort.set()
         current = runner.read_back(plan.id)
-        if current is None:
+        if current is None:     # its journal entry keeps the outcome unknown
             return runner.failure(entry, explain(exc, runner.url), None, None)
+        runner.note_written(fresh, current)
         saved = not plan_nodes(current.get('nodes'), rules, current.get('connections'), runner.context).changes
         active_after = is_active(current)
         error = explain(exc, runner.url)
@@ -1115,12 +1156,12 @@ def write_plan(runner, plan, rules, entry):
                 runner.abort.set()
             return runner.failure(entry, 'saved (the PUT answered 200), but reading it back to confirm that it is '
                                          'still active failed: %s' % explain(exc, runner.url), True, None)
+    runner.note_written(fresh, current, written=True)
     left = pending_rewrites(current, rules, runner.context)
     active_after = is_active(current)
     if plan.active and not active_after:
         return runner.failure(entry, 'saved, but the workflow is no longer active (n8n did not republish it); '
                                      'publish it in n8n or restore its backup', not left, False)
-    runner.note_written(plan.workflow.get('versionId'), current)
     if plan.active and current.get('activeVersionId') != current.get('versionId'):
         return runner.failure(entry, 'saved, but n8n still runs an older published version (%s, draft %s)'
                               % (current.get('activeVersionId'), current.get('versionId')), not left, True)
@@ -1368,7 +1409,6 @@ def present(module, runner):
         entry = entry_of(plan)
         jobs.append((entry, lambda plan=plan, entry=entry: write_fresh(runner, plan, rules, entry)))
     runner.run_jobs(jobs)
-    runner.save_journal()
     merge_replanned(runner, plans)
     written = set(entry['id'] for entry in runner.result['changed_workflows'])
     runner.result['conversions'] = [c for c in runner.result['conversions'] if c['id'] in written]
@@ -1384,10 +1424,37 @@ def entry_of(plan):
 # ------------------------------------------------------------------------------------------
 # state: restored
 
-def restore_one(runner, current, backup, steps, entry):
+def restore_one(runner, path, current, backup, steps, entry):
+    """Read the workflow again; unless it changed since ``current`` was read (and backed up), journal it and
+    make the ``steps``."""
     client = runner.client
     wid = backup['id']
     with_static = runner.params['restore_static_data']
+    try:
+        fresh = client.get_workflow(wid)
+    except ApiError as exc:
+        if exc.status == 404:
+            skip = restore_skip(backup, path, 'deleted', 'n8n has no workflow %s any more (it was deleted while this '
+                                                         'restore ran); import %s in the n8n editor to get it back'
+                                % (wid, path))
+        else:
+            if is_global_failure(exc):
+                runner.abort.set()
+            return runner.failure(entry, 'not restored: reading it again right before the write failed: %s'
+                                  % explain(exc, runner.url), False, entry['active'])
+    else:
+        changed = changed_during_restore(current, fresh, with_static)
+        skip = restore_skip(backup, path, 'changed_since_read', changed) if changed else None
+    if skip:
+        with runner.lock:
+            runner.result['skipped_items'].append(skip)
+        return 'not_written'
+    try:
+        runner.note_writing(fresh)
+    except OSError as exc:
+        runner.abort.set()
+        return runner.failure(entry, 'not restored: the journal could not be written in %s (%s)'
+                              % (runner.backup_folder, exc), False, entry['active'])
     for step in steps:
         try:
             if step == 'put':
@@ -1402,11 +1469,13 @@ def restore_one(runner, current, backup, steps, entry):
             if is_global_failure(exc):
                 runner.abort.set()
             after = runner.read_back(wid)
+            if after is not None:
+                runner.note_written(fresh, after)
             return runner.failure(entry, '%s: %s' % (step, explain(exc, runner.url)),
                                   None if after is None else not content_differs(after, backup, with_static),
                                   None if after is None else is_active(after))
     after = client.get_workflow(wid)
-    runner.note_written(current.get('versionId'), after)
+    runner.note_written(fresh, after, written=True)
     problem = restored_ok(after, backup, with_static)
     if problem:
         return runner.failure(entry, 'restored, but %s' % problem, not content_differs(after, backup, with_static),
@@ -1449,9 +1518,10 @@ def restore(module, runner):
                                           'first)'))
             continue
         steps = restore_steps(current, backup, params['restore_static_data'])
-        edited = edited_since_run(journal.get(str(backup['id'])), current) if steps else None
-        if edited:
-            runner.result['skipped_items'].append(restore_skip(backup, path, 'changed_since_run', edited))
+        refusal = restore_refusal(journal.get(str(backup['id'])), current, path) if steps and not params['force'] \
+            else None
+        if refusal:
+            runner.result['skipped_items'].append(restore_skip(backup, path, *refusal))
         elif steps:
             todo.append((path, current, backup, steps))
     runner.result['changed'] = bool(todo)
@@ -1468,9 +1538,8 @@ def restore(module, runner):
     runner.write_backups([current for path, current, backup, steps in todo])
     jobs = []
     for entry, (path, current, backup, steps) in zip(entries, todo):
-        jobs.append((entry, lambda c=current, b=backup, s=steps, e=entry: restore_one(runner, c, b, s, e)))
+        jobs.append((entry, functools.partial(restore_one, runner, path, current, backup, steps, entry)))
     runner.run_jobs(jobs)
-    runner.save_journal()
     runner.result['changed'] = bool(runner.result['changed_workflows']) or any(
         f.get('saved') for f in runner.result['failed_workflows'])
     runner.finish()

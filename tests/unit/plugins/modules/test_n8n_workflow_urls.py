@@ -673,7 +673,14 @@ def test_restore_active_state(run_module, n8n, args, tmp_path):
         (folder / ('%s.json' % wid)).write_text(json.dumps(fake.view(wid, listing=True)))
     fake.store['a']['activeVersionId'] = fake.store['a']['versionId']   # someone published a
     fake.store['b']['activeVersionId'] = None                          # and unpublished b
+    # hand-made backups have no journal: whether a workflow was edited since cannot be told without force
     result, failed = run_module(n8n_workflow_urls, args(state='restored', backup=str(folder)))
+    assert not failed and result['changed'] is False and result['changed_workflows'] == [], result
+    skipped = [(s['id'], s['kind']) for s in result['skipped_items']]
+    assert skipped == [('a', 'no_journal_entry'), ('b', 'no_journal_entry')]
+    assert all('force: true' in s['reason'] and s['backup'] in s['reason'] for s in result['skipped_items'])
+    assert fake.writes() == []
+    result, failed = run_module(n8n_workflow_urls, args(state='restored', backup=str(folder), force=True))
     assert not failed, result
     assert dict((w['id'], w['action']) for w in result['changed_workflows']) == {'a': 'deactivate', 'b': 'activate'}
     assert fake.store['a']['activeVersionId'] is None and fake.store['b']['activeVersionId']
@@ -694,7 +701,8 @@ def test_restore_diff_masks_secret_parameters(run_module, n8n, args, tmp_path):
     node['headerParameters']['parameters'][0]['value'] = 'Bearer sk-new-2'
     node['headerParameters']['parameters'][1]['value'] = 'red'
     node['headerParameters']['parameters'].append({'name': 'X-N8N-API-KEY', 'value': 'n8n-added-3'})
-    result, failed = run_module(n8n_workflow_urls, args(state='restored', backup=str(folder)), check=True, diff=True)
+    result, failed = run_module(n8n_workflow_urls, args(state='restored', backup=str(folder), force=True), check=True,
+                                diff=True)
     assert not failed, result
     pairs = 'parameters.headerParameters.parameters'
     assert result['diff'] == [{
@@ -801,7 +809,7 @@ def test_the_journal_holds_the_versions_before_and_after_each_write(run_module, 
     with open(result['journal']) as handle:
         journal = json.load(handle)
     assert journal == {'version': 1, 'workflows': {'a': {
-        'id': 'a', 'name': 'WF a', 'version_before': before, 'version_after': fake.store['a']['versionId'],
+        'id': 'a', 'name': 'WF a', 'outcome': 'written', 'version_before': before, 'version_after': fake.store['a']['versionId'],
         'content_after': content_fingerprint(fake.store['a']), 'backup': result['backups'][0]}}}
     assert before != fake.store['a']['versionId']
 
