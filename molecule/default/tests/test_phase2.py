@@ -18,8 +18,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, NGINX, PROJECT, ROOT, container, container_ip, http_status, n8n, n8n_call, node, post_from_n8n,
-    prompt_of, run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
+    COMPOSE, DOMAIN, N8N_API, NGINX, PROJECT, ROOT, container, container_ip, http_status, n8n, n8n_call, node,
+    post_from_n8n, prompt_of, run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
 )
 
 LLM = 'http://%s/v1/chat/completions' % NGINX
