@@ -47,6 +47,15 @@ def n8n_call(host, method, path, payload=None, base=N8N_API):
     return json.loads(host.check_output(cmd) or '{}')
 
 
+def decrypted_credential(exec_prefix, name):
+    """The data of n8n's credential NAME, decrypted by n8n itself (EXEC_PREFIX, an argv, runs a command in n8n)."""
+    out = subprocess.check_output(exec_prefix + ['sh', '-c', 'n8n export:credentials --all --decrypted '
+                                                 '--output=/tmp/llm-gateway-creds.json >/dev/null 2>&1; '
+                                                 'cat /tmp/llm-gateway-creds.json; rm -f /tmp/llm-gateway-creds.json'],
+                                  text=True)
+    return [c['data'] for c in json.loads(out) if c['name'] == name][0]
+
+
 def workflow(host, name):
     workflows = n8n(host, '/api/v1/workflows?limit=250')['data']
     matches = [w for w in workflows if w['name'] == name]

@@ -238,6 +238,16 @@ options:
           - The header's value, for example V(Bearer sk-...). Needed when n8n has no credential of that name yet;
             stored again when it changed (see above).
         type: str
+      allowed_domains:
+        description:
+          - The only hosts n8n may send the credential to from an HTTP Request node (n8n's C(Allowed HTTP Request
+            Domains) of the credential, C(allowedHttpRequestDomains=domains) with C(allowedDomains); C(*.example.com)
+            matches its subdomains), for example the host of the converted nodes' URL, so that a workflow cannot
+            send the key elsewhere. Empty, the credential may be used with any host. Part of what the record
+            fingerprints, so a changed list is stored with O(auth.value) as above.
+        type: list
+        elements: str
+        default: []
   credential_moves:
     description:
       - Nodes that reach an LLM server through a credential (LangChain's Ollama Chat Model, Ollama Model and
@@ -778,6 +788,7 @@ credential:
 
 import concurrent.futures
 import functools
+import json
 import os
 import threading
 
@@ -822,6 +833,7 @@ def argument_spec():
             'credential_name': dict(type='str', required=True),
             'header': dict(type='str', default='Authorization'),
             'value': dict(type='str', no_log=True),
+            'allowed_domains': dict(type='list', elements='str', default=[]),
         }),
         credential_moves=dict(type='list', elements='dict', default=[], options={
             'type': dict(type='str', required=True),
@@ -1233,6 +1245,22 @@ def create_move_targets(runner, plans, moves):
         apply_moves(plan.new_nodes, plan.changes, runner.moves)
 
 
+def header_auth_data(auth):
+    """The data of the Header Auth credential: the header, its value and the hosts it may be sent to."""
+    data = {'name': auth['header'], 'value': auth['value']}
+    if auth.get('allowed_domains'):
+        data.update(allowedHttpRequestDomains='domains', allowedDomains=','.join(auth['allowed_domains']))
+    return data
+
+
+def header_auth_identity(auth):
+    """What the credential record fingerprints besides the header: the value, and the allowed hosts when set
+    (without them, the same text as before they existed, so that records stay valid)."""
+    if not auth.get('allowed_domains'):
+        return auth['value']
+    return json.dumps([auth['value'], list(auth['allowed_domains'])])
+
+
 def new_credential(runner, name, cred_type, data):
     """Create a credential in n8n; its ``{id, name}``. Fails the task (nothing written to a workflow yet)
     when n8n refuses or does not say the new id."""
@@ -1279,7 +1307,7 @@ def resolve_credential(module, runner, plans):
         if value is None:
             return None
         records = state.find(name, HEADER_AUTH)
-        if records and all(state.matches(r, auth['header'], value) for r in records):
+        if records and all(state.matches(r, auth['header'], header_auth_identity(auth)) for r in records):
             return None
     existing = find_credential(runner, name)
     if existing is None:
@@ -1294,7 +1322,7 @@ def resolve_credential(module, runner, plans):
     runner.credential_ref = ref
     for plan in plans:
         apply_credential(plan.new_nodes, plan.changes, ref, HEADER_AUTH)
-    if value is not None and not state.matches(state.get(existing['id']), auth['header'], value):
+    if value is not None and not state.matches(state.get(existing['id']), auth['header'], header_auth_identity(auth)):
         runner.result['credential'] = {'id': existing['id'], 'name': name, 'type': HEADER_AUTH, 'action': 'update'}
         return ('update', existing)
     if needed:
@@ -1307,7 +1335,7 @@ def credential_diff(runner, credential):
     auth = runner.params['auth']
     state = runner.credential_state()
     record = state.get(credential['id'])
-    new = short_fingerprint(state.fingerprint(auth['header'], auth['value']))
+    new = short_fingerprint(state.fingerprint(auth['header'], header_auth_identity(auth)))
     old = 'fingerprint %s' % short_fingerprint(record['fingerprint']) if record else 'not recorded by this module'
     header = 'n8n credential %s (%s)' % (credential['name'], credential['id'])
     return {'before_header': header, 'after_header': header,
@@ -1318,12 +1346,12 @@ def create_credential(module, runner, plans, name):
     """Create the credential (after the backups, before the first workflow is written)."""
     auth = module.params['auth']
     runner.result['changed'] = runner.wrote_credential     # this credential: not written yet
-    ref = new_credential(runner, name, HEADER_AUTH, {'name': auth['header'], 'value': auth['value']})
+    ref = new_credential(runner, name, HEADER_AUTH, header_auth_data(auth))
     runner.credential_ref = ref
     runner.result['credential'] = {'id': ref['id'], 'name': ref['name'], 'type': HEADER_AUTH, 'action': 'created'}
     runner.result['changed'] = True
     state = runner.credential_state()
-    state.remember(ref['id'], ref['name'], HEADER_AUTH, True, auth['header'], auth['value'])
+    state.remember(ref['id'], ref['name'], HEADER_AUTH, True, auth['header'], header_auth_identity(auth))
     runner.save_credential_state()
     for plan in plans:
         apply_credential(plan.new_nodes, plan.changes, ref, HEADER_AUTH)
@@ -1334,7 +1362,7 @@ def update_credential(module, runner, credential):
     auth = module.params['auth']
     runner.result['changed'] = runner.wrote_credential
     try:
-        runner.client.update_credential(credential['id'], {'name': auth['header'], 'value': auth['value']})
+        runner.client.update_credential(credential['id'], header_auth_data(auth))
     except ApiError as exc:
         runner.fail('Cannot update the n8n credential %r (%s): %s No workflow was written.'
                     % (credential['name'], credential['id'], explain(exc, runner.url)), status=exc.status)
@@ -1343,7 +1371,7 @@ def update_credential(module, runner, credential):
     state = runner.credential_state()
     record = state.get(credential['id']) or {}
     state.remember(credential['id'], credential['name'], HEADER_AUTH, record.get('created', False), auth['header'],
-                   auth['value'])
+                   header_auth_identity(auth))
     runner.save_credential_state()
 
 

@@ -18,8 +18,8 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, N8N_API, NGINX, PROJECT, ROOT, container, container_ip, http_status, n8n, n8n_call, node,
-    post_from_n8n, prompt_of, run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
+    COMPOSE, DOMAIN, N8N_API, NGINX, PROJECT, ROOT, container, container_ip, decrypted_credential, http_status, n8n,
+    n8n_call, node, post_from_n8n, prompt_of, run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
 )
 
 LLM = 'http://%s/v1/chat/completions' % NGINX
@@ -106,6 +106,13 @@ def test_config_and_secrets(host):
     assert not host.file(ROOT + '/env/litellm.env').exists
     # The key reaches LiteLLM through its entrypoint, not its configuration.
     assert master_key() not in host.check_output('docker container inspect llama-litellm')
+
+
+def test_the_litellm_credential_goes_to_litellm_only(host):  # pylint: disable=unused-argument
+    # As n8n itself reads it: its key, and n8n's Allowed HTTP Request Domains limited to LiteLLM's host.
+    data = decrypted_credential(COMPOSE.split() + ['exec', '-T', 'n8n'], 'LiteLLM')
+    assert data['value'] == 'Bearer ' + master_key()
+    assert data['allowedHttpRequestDomains'] == 'domains' and data['allowedDomains'] == 'llama-litellm'
 
 
 def test_chat_through_nginx_with_a_key(host, fresh_standin):

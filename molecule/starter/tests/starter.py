@@ -10,6 +10,9 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
+from gateway import decrypted_credential  # noqa: E402  pylint: disable=wrong-import-position
+
 API = 'http://127.0.0.1:15899'
 SECRETS = '/srv/llm-gateway-starter-secrets'
 N8N = 'starter-n8n'
@@ -61,11 +64,7 @@ def container(name=N8N):
 
 def decrypted_secret(exec_prefix):
     """The value of the "Starter secret" credential, decrypted by n8n itself (EXEC_PREFIX runs a command in n8n)."""
-    out = subprocess.check_output(exec_prefix + ['sh', '-c', 'n8n export:credentials --all --decrypted '
-                                                 '--output=/tmp/starter-creds.json >/dev/null 2>&1; '
-                                                 'cat /tmp/starter-creds.json; rm -f /tmp/starter-creds.json'],
-                                  text=True)
-    return [c['data']['value'] for c in json.loads(out) if c['name'] == 'Starter secret'][0]
+    return decrypted_credential(exec_prefix, 'Starter secret')['value']
 
 
 def record():

@@ -259,3 +259,32 @@ def test_absent_needs_auth(run_module, n8n, args):
     base.pop('auth')
     result, failed = run_module(n8n_workflow_urls, base)
     assert failed and 'auth' in result['msg'] and fake.calls == []
+
+
+def test_allowed_domains_limit_the_credential_and_a_new_list_patches_it_once(run_module, n8n, args, tmp_path):
+    fake = created(run_module, n8n, args)
+    # The first run with a list: the existing credential (made without one) gets it with one PATCH.
+    limited = dict(auth(SECRET), allowed_domains=['llama-litellm'])
+    result, failed = run_module(n8n_workflow_urls, args(auth=limited))
+    assert not failed and result['credential']['action'] == 'updated', result
+    assert fake.credentials[0]['data'] == {'name': 'Authorization', 'value': SECRET,
+                                           'allowedHttpRequestDomains': 'domains', 'allowedDomains': 'llama-litellm'}
+    assert_no_secret(result, state_path(tmp_path).read_text())
+    # The same list again: no credential call.
+    fake.calls = []
+    again, failed = run_module(n8n_workflow_urls, args(auth=limited))
+    assert not failed and again['changed'] is False and calls(fake) == [('GET', '/api/v1/workflows')]
+    # Another list: one PATCH with it.
+    fake.calls = []
+    wider = dict(auth(SECRET), allowed_domains=['llama-litellm', '*.example.test'])
+    other, failed = run_module(n8n_workflow_urls, args(auth=wider))
+    assert not failed and [m for m, p in calls(fake)].count('PATCH') == 1, other
+    assert fake.credentials[0]['data']['allowedDomains'] == 'llama-litellm,*.example.test'
+
+
+def test_a_credential_created_with_allowed_domains_carries_them(run_module, n8n, args):
+    fake = n8n(seed('a'))
+    result, failed = run_module(n8n_workflow_urls, args(auth=dict(auth(SECRET), allowed_domains=['llama-litellm'])))
+    assert not failed and result['credential']['action'] == 'created', result
+    assert fake.credentials[0]['data']['allowedHttpRequestDomains'] == 'domains'
+    assert fake.credentials[0]['data']['allowedDomains'] == 'llama-litellm'
