@@ -59,11 +59,12 @@ def test_migrated_workflow_answers_through_the_internal_route(host):
 
 
 def what_runs_and_is_on_disk(host):
-    """Every container (id, start, state), the stack's files (not its backups) and n8n's workflows."""
+    """This scenario's containers (id, start, state; other scenarios run beside it), the stack's files (not its
+    backups) and n8n's workflows."""
     return {
         'containers': host.check_output(
-            "docker ps -aq | xargs docker container inspect -f '{{.Name}} {{.Id}} {{.State.StartedAt}} {{.State.Status}}'"
-            " | sort"),
+            "docker ps -aq --filter name=linux | xargs docker container inspect"
+            " -f '{{.Name}} {{.Id}} {{.State.StartedAt}} {{.State.Status}}' | sort"),
         'files': host.check_output(
             "cd %s && find . -path ./backups -prune -o -type f -print0 | sort -z | xargs -0 sha256sum" % ROOT),
         'workflows': sorted((w['id'], w['versionId']) for w in n8n(host, '/api/v1/workflows?limit=250')['data']),
