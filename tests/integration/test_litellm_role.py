@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import time
 
 import pytest
@@ -236,6 +237,35 @@ def test_a_configuration_litellm_rejects_never_goes_live(deployment):
     # The role's preflight cannot know every callback name; LiteLLM's validation does.
     stats, failed = deployment.play(llm_gateway_litellm_settings={'callbacks': ['nonexistent_module.handler']})
     assert failed and 'LiteLLM rejects the new configuration' in failed and 'nonexistent_module' in failed
+    with open(config) as f:
+        assert f.read() == before
+    assert deployment.started_at() == started
+
+
+HANGS = 'lgt-litellm-hangs:latest'
+
+
+def test_a_check_that_never_ends_is_stopped_and_its_container_removed(deployment):
+    # An image whose litellm --validate_config never ends: the play stops after _litellm_validate_timeout seconds,
+    # saying so, its container is removed and the live configuration stays.
+    subprocess.run(['docker', 'build', '-q', '-t', HANGS, '-'], capture_output=True, text=True, check=True, timeout=300,
+                   input='FROM %s\nUSER root\n'
+                         "RUN printf '%%s\\n' '#!/bin/sh' 'exec sleep 3600' > /app/docker-entrypoint.sh\n"
+                         'USER 65532:65532\n' % IMAGE)
+    config = os.path.join(deployment.root, 'litellm', 'config.yaml')
+    with open(config) as f:
+        before = f.read()
+    started = deployment.started_at()
+    try:
+        stats, failed = deployment.play(llm_gateway_litellm_image=HANGS, _litellm_validate_timeout=5,
+                                        llm_gateway_litellm_settings={'drop_params': True})
+    finally:
+        left = docker('ps', '-aq', '--filter', 'name=llm-gateway-litellm-check-').stdout.split()
+        for container in left:
+            docker('rm', '-f', container, check=False)
+        docker('rmi', HANGS, check=False)
+    assert failed and 'did not end within 5 s (its container was removed)' in failed, failed
+    assert left == []
     with open(config) as f:
         assert f.read() == before
     assert deployment.started_at() == started
