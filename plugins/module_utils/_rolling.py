@@ -94,6 +94,14 @@ def health_of(inspected):
     return health.get('Status') or 'starting', ((log[-1].get('Output') or '') if log else '').strip()
 
 
+def not_healthy_text(containers):
+    """A message naming each container of ``Docker.not_healthy``, its health check's and its logs' last words."""
+    return ' '.join('%s (service %s) is %s%s%s.' % (
+        c['name'], c['service'] or '?', c['status'],
+        '; its health check last said: %s' % c['health'] if c['health'] else '',
+        '; its last log lines:\n%s\n' % c['logs'] if c['logs'] else '') for c in containers)
+
+
 class Docker(object):
     """The docker CLI, through ``run(argv) -> (rc, stdout, stderr)`` (AnsibleModule.run_command)."""
 
@@ -133,6 +141,25 @@ class Docker(object):
         found = [{'name': c['Name'].lstrip('/'), 'started': started_at(c['State']['StartedAt'])}
                  for c in self.inspect(ids)]
         return sorted(found, key=lambda c: c['started'])
+
+    def not_healthy(self):
+        """The project's containers (running or not) that are not healthy: [{name, service, status, health, logs}].
+
+        ``health`` is the health check's last output and ``logs`` the last LOG_LINES lines, secrets masked; a
+        container without a health check counts as healthy while it runs.
+        """
+        ids = self._call(['docker', 'ps', '-a', '-q', '--filter', 'label=com.docker.compose.project=%s' % self.project],
+                         'listing the containers of %s' % self.project).split()
+        found = []
+        for inspected in (self.inspect(ids) if ids else []):
+            status, output = health_of(inspected)
+            if status in ('healthy', 'running'):
+                continue
+            name = inspected['Name'].lstrip('/')
+            found.append({'name': name, 'status': status, 'health': mask_text(output)[-500:], 'logs': self.logs(name),
+                          'service': ((inspected.get('Config') or {}).get('Labels') or {}).get(
+                              'com.docker.compose.service', '')})
+        return sorted(found, key=lambda c: c['name'])
 
     def inspect(self, names):
         return json.loads(self._call(['docker', 'container', 'inspect'] + list(names), 'inspecting %s' % ', '.join(names)))

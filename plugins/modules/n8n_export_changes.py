@@ -13,9 +13,15 @@ version_added: 0.2.0
 description:
   - Reads the C(n8n-export-*) folder of two snapshot folders (n8n's C(export:workflow --all --backup) and
     C(export:credentials --all --backup), one JSON file per item) and returns the workflows and credentials
-    created and deleted from the first to the second, by id, with their names.
+    created, updated (saved since with other content, such as a workflow's name, nodes, connections, settings or
+    pinned data, a credential's data) and deleted from the first to the second, by id, with their names. A workflow with a
+    backup under O(moved_dir) (a phase rewrote it; its way back is that backup) does not count as updated.
   - C(playbooks/restore.yml) uses it to find the work done in n8n since the snapshot it puts back.
-  - Reads only; credentials stay encrypted (only their ids and names are read).
+  - With O(stage_dir), the workflows and credentials created or updated since are also written there, one JSON file
+    per item under C(workflows/) and C(credentials/), for n8n's C(import:workflow --separate) and
+    C(import:credentials --separate), each workflow's URLs rewritten by O(rewrites), inactive and without a published
+    version; credentials as exported (encrypted with n8n's key).
+  - Otherwise it only reads; credentials stay encrypted (only their ids and names are read).
 author:
   - llm_gateway developers (@local-ai)
 extends_documentation_fragment:
@@ -36,6 +42,25 @@ options:
     description: The newer snapshot folder.
     type: path
     required: true
+  moved_dir:
+    description: The folder of the phases' workflow backups (C(<id>-<time>.json) in any folder below it).
+    type: path
+  stage_dir:
+    description: A folder (created, mode 0700) to write the items created or updated since into; not written when
+      omitted.
+    type: path
+  rewrites:
+    description: Rules (C(from), C(to)) for the staged workflows' URLs, as in
+      M(local_ai.llm_gateway.n8n_workflow_urls)'s O(local_ai.llm_gateway.n8n_workflow_urls#module:rewrites).
+    type: list
+    elements: dict
+    default: []
+  hosts:
+    description: Hosts a staged workflow may still call after O(rewrites) that the place it goes to does not have;
+      each such URL is named in RV(staged).
+    type: list
+    elements: str
+    default: []
 '''
 
 EXAMPLES = r'''
@@ -48,35 +73,63 @@ EXAMPLES = r'''
 
 RETURN = r'''
 changes:
-  description: Per kind (C(workflows), C(credentials)), the items C(created) and C(deleted), each with C(id) and
-    C(name), sorted by name.
+  description: Per kind (C(workflows), C(credentials)), the items C(created), C(updated) and C(deleted), each with
+    C(id) and C(name), sorted by name.
   returned: success
   type: dict
-  sample: {"workflows": {"created": [{"id": "Ab12", "name": "Weekly digest"}], "deleted": []},
-           "credentials": {"created": [], "deleted": []}}
+  sample: {"workflows": {"created": [{"id": "Ab12", "name": "Weekly digest"}], "updated": [], "deleted": []},
+           "credentials": {"created": [], "updated": [], "deleted": []}}
 listed:
   description: 'One line per changed item, for example C(workflow created: Weekly digest (Ab12)).'
   returned: success
   type: list
   elements: str
+staged:
+  description: 'With O(stage_dir), one line per item written there, with what was put back or is left, for example
+    C(workflow carried: Weekly digest (Ab12); http://llama-nginx/api/generate put back to
+    https://llm.example.com/api/generate).'
+  returned: success
+  type: list
+  elements: str
+container:
+  description: The container whose export O(before) holds (its C(n8n-export-<container>) folder).
+  returned: success
+  type: str
 '''
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_export import (
-    ExportError, changed_items, export_changes, read_export)
+    ExportError, changed_items, export_changes, export_folder, moved_ids, read_export, read_versions, stage_created)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import RuleError
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(before=dict(type='path', required=True), after=dict(type='path', required=True)),
+        argument_spec=dict(
+            before=dict(type='path', required=True),
+            after=dict(type='path', required=True),
+            moved_dir=dict(type='path'),
+            stage_dir=dict(type='path'),
+            rewrites=dict(type='list', elements='dict', default=[]),
+            hosts=dict(type='list', elements='str', default=[]),
+        ),
         supports_check_mode=True,
     )
+    params = module.params
     try:
-        changes = export_changes(read_export(module.params['before']), read_export(module.params['after']))
-    except ExportError as exc:
+        changes = export_changes(read_export(params['before']), read_export(params['after']),
+                                 (read_versions(params['before']), read_versions(params['after'])),
+                                 moved_ids(params['moved_dir']))
+        staged = []
+        if params['stage_dir']:
+            staged = stage_created(params['after'], changes, params['stage_dir'], params['rewrites'], params['hosts'],
+                                   module.check_mode)
+        container = export_folder(params['before'])[1]
+    except (ExportError, RuleError, OSError) as exc:
         module.fail_json(msg='Cannot compare the snapshots: %s. Nothing was changed.' % exc)
-    module.exit_json(changed=False, changes=changes, listed=changed_items(changes))
+    module.exit_json(changed=bool(staged) and not module.check_mode, changes=changes, listed=changed_items(changes),
+                     staged=staged, container=container)
 
 
 if __name__ == '__main__':

@@ -29,6 +29,14 @@ EXEC = 'docker_container_exec'
 EXEC_REVIEWED = {
     # n8n's export prints what it exported, or its error; the script echoes it on failure only.
     ('roles/stack/tasks/snapshot.yml', "Export the workflows and credentials with n8n's own export"),
+    # n8n's readiness answer ({"status":"ok"}), uid:gid, chown and rm (nothing), n8n's import (what it imported, or
+    # its error).
+    ('roles/stack/tasks/carry.yml', 'Wait until the original n8n is ready'),
+    ('roles/stack/tasks/carry.yml', 'Ask which user the original n8n runs as'),
+    ('roles/stack/tasks/carry.yml', 'Give them to that user'),
+    ('roles/stack/tasks/carry.yml', "Import what was made since with n8n's own CLI (credentials stay encrypted; "
+                                    "workflows come in inactive)"),
+    ('roles/stack/tasks/carry.yml', 'Remove the copy from the container (the pre-restore folder keeps it)'),
 }
 PLAY_TASK_LISTS = ('pre_tasks', 'tasks', 'post_tasks', 'handlers')
 BLOCK_LISTS = ('block', 'rescue', 'always')

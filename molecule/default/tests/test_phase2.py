@@ -409,10 +409,178 @@ def test_rollback_brings_phase_1_back(host):
     assert [c for c in n8n(host, '/api/v1/credentials?limit=250')['data'] if c['name'] == 'LiteLLM'] == []
 
 
-def test_phase_1_tests_pass_again_after_rollback():
+# With the host fixture, so that it runs in file order (before the tests below, which change phase 1).
+def test_phase_1_tests_pass_again_after_rollback(host):  # pylint: disable=unused-argument
     tests = os.path.join(PROJECT, 'molecule', 'phase1', 'tests', 'test_phase1.py')
     proc = subprocess.run([sys.executable, '-m', 'pytest', '-p', 'no:cacheprovider', '-q',
                            '--hosts=ansible://llm-gateway-default',
                            '--ansible-inventory=%s' % os.environ['MOLECULE_INVENTORY_FILE'], tests],
                           capture_output=True, text=True, timeout=900, check=False)
     assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+
+
+# A LiteLLM that never becomes healthy: the test image, whose configuration check (--validate_config) is LiteLLM's
+# own, but whose service waits forever (as a LiteLLM that cannot reach what it needs at start does), so Docker's
+# health check never passes.
+NEVER_HEALTHY = 'llm-gateway-molecule/litellm-never-healthy'
+NEVER_HEALTHY_DOCKERFILE = '''FROM llm-gateway-test/litellm:latest
+USER root
+RUN mv /app/docker-entrypoint.sh /app/litellm-entrypoint.sh \\
+ && printf '%s\\n' '#!/bin/sh' \\
+      'case " $* " in *" --validate_config "*) exec /app/litellm-entrypoint.sh "$@";; esac' \\
+      'echo "LiteLLM test image: waiting for a database that never answers"' 'exec sleep 3600' \\
+      > /app/docker-entrypoint.sh \\
+ && chmod 0755 /app/docker-entrypoint.sh
+USER 65532:65532
+'''
+
+
+def stack_files(host):
+    """Every path of the stack's files with its type, mode, owner and content's checksum (what a failed run must
+    leave as it found)."""
+    return host.check_output(
+        "cd %s && find docker-compose.yml nginx env litellm -printf '%%p %%y %%m %%U:%%G\\n' 2>/dev/null | sort; "
+        "find docker-compose.yml nginx env litellm -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum" % ROOT)
+
+
+def stack_containers(host):
+    return sorted(host.check_output(
+        "docker ps -a --filter label=com.docker.compose.project=llm-gateway --format '{{.Names}} {{.ID}} {{.Status}}'"
+    ).splitlines())
+
+
+class PhaseOneLoad(object):
+    """Bounded load on phase 1's routes from the test runner (nginx publishes on the host's loopback): the public
+    llm.<domain>/api/generate with the key, and the migrated webhook workflow, whose n8n calls
+    http://llama-nginx/api/generate. At most REQUESTS per route, and never past SECONDS."""
+
+    REQUESTS, SECONDS = 2000, 600
+
+    def __init__(self):
+        import threading
+        self.stop = threading.Event()
+        self.results = {'public': [], 'webhook': []}
+        self.threads = [threading.Thread(target=self.run, args=(route,)) for route in self.results]
+        self.started = time.monotonic()
+        for thread in self.threads:
+            thread.start()
+
+    def request(self, route, n):
+        import urllib.error
+        import urllib.request
+        if route == 'public':
+            req = urllib.request.Request(
+                'http://%s/api/generate' % NGINX, method='POST',
+                data=json.dumps({'model': 'llama3', 'prompt': 'load %d' % n, 'stream': False}).encode(),
+                headers={'Host': 'llm.%s' % DOMAIN, 'Content-Type': 'application/json',
+                         'Authorization': 'Bearer %s' % secret('public_ollama_key')})
+        else:
+            req = urllib.request.Request(
+                'http://%s/webhook/llm-ask' % NGINX, method='POST', data=json.dumps({'prompt': 'load %d' % n}).encode(),
+                headers={'Host': 'webhooks.%s' % DOMAIN, 'Content-Type': 'application/json'})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as res:
+                body = json.loads(res.read())
+                answer = body.get('response' if route == 'public' else 'answer')
+                return res.status if answer == 'Stand-in answer to: load %d' % n else 'wrong answer'
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except Exception as exc:  # pylint: disable=broad-except
+            return type(exc).__name__
+
+    def run(self, route):
+        for n in range(self.REQUESTS):
+            if self.stop.is_set() or time.monotonic() - self.started > self.SECONDS:
+                return
+            self.results[route].append(self.request(route, n))
+            time.sleep(0.05)
+
+    def end(self):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(90)
+        return dict((route, {'sent': len(codes), 'failed': [c for c in codes if c != 200]})
+                    for route, codes in self.results.items())
+
+
+def test_a_switch_whose_litellm_never_gets_healthy_leaves_phase_1_serving_and_on_disk(host):
+    # Phase 1 runs (the rollback above). A switch to phase 2 whose LiteLLM never becomes healthy, under load on
+    # phase 1's routes: no failed request, LiteLLM's container gone, the files as phase 1 left them.
+    subprocess.run(['docker', 'build', '-q', '-t', NEVER_HEALTHY, '-'], input=NEVER_HEALTHY_DOCKERFILE, text=True,
+                   capture_output=True, check=True, timeout=300)
+    files, containers = stack_files(host), stack_containers(host)
+    assert 'litellm' not in files and ' llama-litellm ' not in ' '.join(containers)
+    load = PhaseOneLoad()
+    try:
+        # At -vvv: a run that writes every phase 2 file (LiteLLM's key among them), then puts them back, shows no
+        # secret either.
+        rc, out = run_playbook('site.yml', '-vvv', '-e', 'llm_gateway_litellm_image=%s' % NEVER_HEALTHY,
+                               '-e', 'llm_gateway_compose_wait_timeout=30')
+    finally:
+        result = load.end()
+    print('load:', json.dumps(result))
+    assert rc != 0, out[-3000:]
+    # The message names the service, its health check's last output and its last log lines.
+    assert 'The stack did not come up' in out, out[-3000:]
+    assert 'llama-litellm (service litellm) is starting; its health check last said:' in out, out[-3000:]
+    assert 'waiting for a database that never answers' in out, out[-3000:]
+    assert 'The stack runs again as before this play, and its files are as they were (' in out, out[-3000:]
+    assert shown_secrets(out) == []
+    assert stack_containers(host) == containers
+    assert stack_files(host) == files
+    assert all(r['sent'] > 20 and r['failed'] == [] for r in result.values()), result
+    # Nothing is left to do for phase 1: disk and containers are what it converged to.
+    rc, out = run_playbook('site.yml', '-e', 'llm_gateway_phase=1')
+    assert rc == 0 and re.search(r'llm-gateway-default\s*:\s*ok=\d+\s+changed=0\s', out), out[-3000:]
+
+
+OLD_N8N = 'llm-gateway-molecule-old-n8n'
+OLD_N8N_API = 'http://127.0.0.1:15699'  # the phase1 scenario's prepare.yml: the user's own n8n before the migration
+CARRIED = 'Made after the migration, carried back'
+CARRIED_CREDENTIAL = 'Made after the migration'
+CARRIED_VALUE = 'carried-header-value-7f3a'
+EDITED = 'Keep me, edited after the migration'
+
+
+def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_original_n8n(host):
+    # Work a user did on the stack's n8n (SQLite in its data volume, which the restore replaces): a credential and a
+    # workflow that uses it and calls the internal route. The restore's default (carry) imports both into the
+    # original n8n, the call put back to the public route the original setup had.
+    cred = n8n_call(host, 'POST', '/api/v1/credentials', {
+        'name': CARRIED_CREDENTIAL, 'type': 'httpHeaderAuth', 'data': {'name': 'X-Carried', 'value': CARRIED_VALUE}})
+    made = n8n_call(host, 'POST', '/api/v1/workflows', {
+        'name': CARRIED, 'connections': {}, 'settings': {},
+        'nodes': [{'name': 'Ask Ollama', 'type': 'n8n-nodes-base.httpRequest', 'typeVersion': 4.2, 'position': [0, 0],
+                   'credentials': {'httpHeaderAuth': {'id': cred['id'], 'name': CARRIED_CREDENTIAL}},
+                   'parameters': {'method': 'POST', 'url': 'http://llama-nginx/api/generate', 'options': {},
+                                  'authentication': 'genericCredentialType', 'genericAuthType': 'httpHeaderAuth'}}]})
+    # And a workflow no phase moved, edited since: the edit is carried too.
+    keep = workflow(host, 'Keep me')
+    n8n_call(host, 'PUT', '/api/v1/workflows/%s' % keep['id'], {
+        'name': EDITED, 'nodes': keep['nodes'], 'connections': keep['connections'], 'settings': {}})
+    rc, out = run_playbook('restore.yml', '-vvv')
+    assert rc == 0, out[-4000:]
+    assert shown_secrets(out) == [] and CARRIED_VALUE not in out
+    assert 'workflow carried (edited since the snapshot): %s (%s)' % (EDITED, keep['id']) in out, out[-4000:]
+    assert ('workflow carried: %s (%s); http://llama-nginx/api/generate put back to https://llm.%s/api/generate'
+            % (CARRIED, made['id'], DOMAIN)) in out, out[-4000:]
+    assert 'credential carried: %s (%s)' % (CARRIED_CREDENTIAL, cred['id']) in out, out[-4000:]
+    assert 'Carried into %s' % OLD_N8N in out
+    assert host.check_output('docker ps -aq --filter label=com.docker.compose.project=llm-gateway') == ''
+    # The original n8n, on the snapshot's data plus what was carried, by the same ids.
+    probe = "curl -sf -o /dev/null -H 'X-N8N-API-KEY: %s' %s/api/v1/workflows" % (
+        secret('n8n.env', 'N8N_API_KEY'), OLD_N8N_API)
+    wait_for('the original n8n does not answer', lambda: host.run(probe).rc == 0, 120)
+    carried = n8n_call(host, 'GET', '/api/v1/workflows/%s' % made['id'], base=OLD_N8N_API)
+    assert carried['name'] == CARRIED and carried['active'] is False
+    assert n8n_call(host, 'GET', '/api/v1/workflows/%s' % keep['id'], base=OLD_N8N_API)['name'] == EDITED
+    ask = node(carried, 'Ask Ollama')
+    assert ask['parameters']['url'] == 'https://llm.%s/api/generate' % DOMAIN
+    assert ask['credentials']['httpHeaderAuth']['id'] == cred['id']
+    # The credential came in encrypted with the same key: the original n8n decrypts it.
+    assert decrypted_credential(['docker', 'exec', OLD_N8N], CARRIED_CREDENTIAL) == {
+        'name': 'X-Carried', 'value': CARRIED_VALUE}
+    # The workflows the migration changed are the snapshot's again.
+    original = [w for w in n8n_call(host, 'GET', '/api/v1/workflows?limit=250', base=OLD_N8N_API)['data']
+                if w['name'] == 'LLM webhook'][0]
+    assert node(original, 'Ask Ollama')['parameters']['url'] == 'https://llm.%s/api/generate' % DOMAIN

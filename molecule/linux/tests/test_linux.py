@@ -98,13 +98,14 @@ def wait_for_workflows(host, base, seconds=120):
 
 
 def test_restore_refuses_to_drop_a_workflow_made_since_and_changes_nothing(host):
-    """n8n runs on SQLite in its data volume, which the restore puts back: a workflow made since would be lost."""
+    """n8n runs on SQLite in its data volume, which the restore puts back: a workflow made since would be lost, and
+    refuse (not the default, carry) stops before any change."""
     made = n8n_call(host, 'POST', '/api/v1/workflows', {
         'name': MADE, 'connections': {}, 'settings': {},
         'nodes': [{'name': 'Start', 'type': 'n8n-nodes-base.manualTrigger', 'typeVersion': 1, 'position': [0, 0],
                    'parameters': {}}]})
     before = what_runs_and_is_on_disk(host)
-    rc, out = run_playbook('restore.yml', '-vvv')
+    rc, out = run_playbook('restore.yml', '-e', 'llm_gateway_restore_changes=refuse', '-vvv')
     assert shown_secrets(out) == []
     assert rc != 0 and 'workflow created: %s (%s)' % (MADE, made['id']) in out, out[-3000:]
     assert 'would be lost' in out and 'llm_gateway_restore_changes=discard' in out, out[-3000:]

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._rolling import (
-    Docker, RollError, Roller, health_of, newest_mtime, stale, started_at,
+    Docker, RollError, Roller, health_of, newest_mtime, not_healthy_text, stale, started_at,
 )
 
 PROJECT = 'llm-gateway'
@@ -257,3 +257,41 @@ def test_a_compose_file_without_the_standby_restarts_the_lone_container_alone(fi
     assert r.helpers == [] and fake.restarts() == ['lgt-litellm']
     # The project's name comes from the compose file when none is given.
     assert docker.project == PROJECT
+
+
+def test_not_healthy_names_each_container_with_its_health_and_masked_logs():
+    inspected = [
+        {'Name': '/llama-nginx', 'Config': {'Labels': {'com.docker.compose.service': 'nginx'}},
+         'State': {'Running': True, 'Status': 'running', 'Health': {'Status': 'healthy', 'Log': []}}},
+        {'Name': '/llama-litellm', 'Config': {'Labels': {'com.docker.compose.service': 'litellm'}},
+         'State': {'Running': True, 'Status': 'running',
+                   'Health': {'Status': 'starting', 'Log': [{'Output': 'old'}, {'Output': 'Connection refused\n'}]}}},
+        {'Name': '/llama-redis', 'Config': {'Labels': {'com.docker.compose.service': 'redis'}},
+         'State': {'Running': False, 'Status': 'exited'}},
+    ]
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        if argv[:2] == ['docker', 'ps']:
+            assert '-a' in argv and 'label=com.docker.compose.project=%s' % PROJECT in argv
+            return 0, 'a\nb\nc\n', ''
+        if argv[:3] == ['docker', 'container', 'inspect']:
+            return 0, json.dumps(inspected), ''
+        if argv[:2] == ['docker', 'logs']:
+            return 0, 'waiting for the database\napi_key: sk-secret\n', ''
+        raise AssertionError(argv)
+
+    found = Docker(run, PROJECT, '/opt/llm-gateway').not_healthy()
+    assert [(c['name'], c['service'], c['status'], c['health']) for c in found] == [
+        ('llama-litellm', 'litellm', 'starting', 'Connection refused'), ('llama-redis', 'redis', 'exited', '')]
+    assert 'sk-secret' not in found[0]['logs'] and 'waiting for the database' in found[0]['logs']
+    text = not_healthy_text(found)
+    assert text.startswith('llama-litellm (service litellm) is starting; its health check last said: Connection '
+                           'refused; its last log lines:\nwaiting for the database')
+    assert 'llama-redis (service redis) is exited; its last log lines' in text and 'llama-nginx' not in text
+    assert not_healthy_text([]) == ''
+
+
+def test_not_healthy_of_a_project_without_containers_is_empty():
+    assert Docker(lambda argv: (0, '', ''), PROJECT, '/opt/llm-gateway').not_healthy() == []
