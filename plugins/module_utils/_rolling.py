@@ -83,13 +83,18 @@ def newest_mtime(paths):
 
 
 def health_of(inspected):
-    """(status, last health output) of one ``docker inspect`` object; status ``running`` without a health check."""
+    """(status, last health output) of one ``docker inspect`` object; status ``running`` without a health check.
+
+    A container whose configuration has a health check that Docker has not run yet (no ``State.Health`` right after
+    it started) is ``starting``, never ``running``: only a container without a check is healthy by running.
+    """
     state = inspected.get('State') or {}
     health = state.get('Health')
     if not state.get('Running'):
         return state.get('Status') or 'stopped', ''
     if not health:
-        return 'running', ''
+        check = ((inspected.get('Config') or {}).get('Healthcheck') or {}).get('Test') or ['NONE']
+        return ('running' if check[0] == 'NONE' else 'starting'), ''
     log = health.get('Log') or []
     return health.get('Status') or 'starting', ((log[-1].get('Output') or '') if log else '').strip()
 

@@ -129,6 +129,12 @@ def test_newest_file_counts_the_files_of_a_folder(files, tmp_path):
 
 def test_health_without_a_check_is_running_and_a_stopped_one_says_so():
     assert health_of({'State': {'Running': True}}) == ('running', '')
+    assert health_of({'State': {'Running': True}, 'Config': {'Healthcheck': {'Test': ['NONE']}}}) == ('running', '')
+
+
+def test_a_check_docker_has_not_run_yet_is_starting_not_running():
+    assert health_of({'State': {'Running': True}, 'Config': {'Healthcheck': {'Test': ['CMD', 'true']}}}) == (
+        'starting', '')
     assert health_of({'State': {'Running': False, 'Status': 'exited'}}) == ('exited', '')
     assert health_of({'State': {'Running': True, 'Health': {'Status': 'healthy', 'Log': [{'Output': ' ok\n'}]}}}) == (
         'healthy', 'ok')
