@@ -95,7 +95,9 @@ def main():
             root=dict(type='path', required=True),
             names=dict(type='list', elements='str', default=['docker-compose.yml', 'nginx', 'litellm', 'env']),
             state=dict(type='str', choices=['read', 'restored'], default='read'),
-            entries=dict(type='list', elements='dict', no_log=True),
+            # Not no_log here: Ansible would then mask every value of the record in the result, paths and owners
+            # included (env/x came back as ********/x). The tasks that pass it set no_log (see the description).
+            entries=dict(type='list', elements='dict'),
         ),
         required_if=[('state', 'restored', ['entries'])],
         supports_check_mode=True,
