@@ -28,7 +28,8 @@ EXEC = 'docker_container_exec'
 # (file, task name) of docker_container_exec tasks without no_log, and why.
 EXEC_REVIEWED = {
     # n8n's export prints what it exported, or its error; the script echoes it on failure only.
-    ('roles/stack/tasks/snapshot.yml', "Export the workflows and credentials with n8n's own export"),
+    ('roles/stack/tasks/export.yml', "Export the workflows and credentials with n8n's own export"),
+    ('roles/stack/tasks/export.yml', 'Remove the export from the container (the folder keeps it)'),
     # n8n's readiness answer ({"status":"ok"}), uid:gid, chown and rm (nothing), n8n's import (what it imported, or
     # its error).
     ('roles/stack/tasks/carry.yml', 'Wait until the original n8n is ready'),

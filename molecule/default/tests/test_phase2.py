@@ -562,6 +562,27 @@ def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_origina
     keep = workflow(host, 'Keep me')
     n8n_call(host, 'PUT', '/api/v1/workflows/%s' % keep['id'], {
         'name': EDITED, 'nodes': keep['nodes'], 'connections': keep['connections'], 'settings': {}})
+    # Check mode names what a real run would carry, and changes nothing: the stack runs, no snapshot folder is
+    # added, the temporary export is gone, n8n keeps both.
+    running = host.check_output('docker ps -q --filter label=com.docker.compose.project=llm-gateway | sort')
+    pre_restore = ROOT + '/backups/pre-restore'
+    stack_n8n = host.check_output('docker ps -q --filter label=com.docker.compose.project=llm-gateway '
+                                  '--filter label=com.docker.compose.service=n8n')
+    folders = host.check_output('ls -A %s 2>/dev/null || true' % pre_restore)
+    rc, out = run_playbook('restore.yml', '--check', '-vvv')
+    assert rc == 0, out[-4000:]
+    assert shown_secrets(out) == [] and CARRIED_VALUE not in out
+    assert ('A real run: To be carried into the original n8n once it runs again (llm_gateway_restore_changes carry)'
+            in out), out[-4000:]
+    assert ('A real run would carry into %s: ' % OLD_N8N) in out, out[-4000:]
+    assert 'workflow created: %s (%s)' % (CARRIED, made['id']) in out, out[-4000:]
+    assert 'credential created: %s (%s)' % (CARRIED_CREDENTIAL, cred['id']) in out, out[-4000:]
+    assert host.check_output('docker ps -q --filter label=com.docker.compose.project=llm-gateway | sort') == running
+    assert host.check_output('ls -A %s 2>/dev/null || true' % pre_restore) == folders
+    assert host.check_output('ls -d /tmp/llm-gateway-check-* 2>/dev/null || true') == ''
+    assert host.run('docker exec %s ls /tmp/llm-gateway-export' % stack_n8n).rc != 0
+    assert n8n_call(host, 'GET', '/api/v1/workflows/%s' % made['id'])['name'] == CARRIED
+
     rc, out = run_playbook('restore.yml', '-vvv')
     assert rc == 0, out[-4000:]
     assert shown_secrets(out) == [] and CARRIED_VALUE not in out

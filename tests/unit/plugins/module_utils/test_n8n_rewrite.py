@@ -540,16 +540,11 @@ def test_an_expression_also_using_a_rule_without_fallback_is_left_untouched():
 
 
 def test_phase_2_rules_of_the_role_are_accepted():
-    import os
-    import yaml
-    path = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', 'roles', 'n8n_routing', 'vars', 'main.yml')
-    with open(path) as handle:
-        text = handle.read()
-    for name, value in (('llm_gateway_domain', 'example.com'), ('llm_gateway_nginx_container', 'llama-nginx'),
-                        ('_n8n_routing_litellm_url', GW)):
-        text = text.replace('{{ %s }}' % name, value)
-    rules = build_rules(yaml.safe_load(text)['_n8n_routing_rewrites'][2], CONVERTERS)
+    from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_routes import routes
+    rules = build_rules(routes(2, 'example.com', 'llama-nginx', GW), CONVERTERS)
     assert [rule.fallback for rule in rules] == [NEW, 'http://llama-nginx/api/chat', None, None]
+    assert build_rules(routes(1, 'example.com', 'llama-nginx'), CONVERTERS)
+    assert build_rules(routes('back', 'example.com', 'llama-nginx'), CONVERTERS)
 
 
 @pytest.mark.parametrize('spec,words', [
