@@ -8,7 +8,7 @@
 """What n8n's own export (``n8n export:workflow|credentials --all --backup``) holds, and what changed between two.
 
 A snapshot folder holds one ``n8n-export-<container>`` folder per exported n8n, each with ``workflows/`` and
-``credentials/``: one JSON file per item, named by its id. ``read_export`` reads one snapshot folder (I/O);
+``credentials/``: one JSON file per item, named by its id. ``read_items`` reads one snapshot folder (I/O);
 ``export_changes`` compares two readings (pure); ``stage_created`` copies what was created since into a folder
 for n8n's ``import:workflow|credentials --separate``, each workflow's LLM URLs put back by the given rules.
 """
@@ -21,6 +21,7 @@ import os
 import re
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_text
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import CredentialState
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import build_rules, plan_nodes
 
 KINDS = ('workflows', 'credentials')
@@ -67,11 +68,11 @@ def _items(folder, kind):
     return found
 
 
-def read_export(snapshot):
-    """{kind: {id: name}} of the first ``n8n-export-*`` folder in ``snapshot`` (sorted by name)."""
+def read_items(snapshot):
+    """{kind: {id: item}} of the first ``n8n-export-*`` folder in ``snapshot`` (sorted by name): the one reading of a
+    snapshot that ``export_changes`` and ``stage_created`` share."""
     folder = export_folder(snapshot)[0]
-    return dict((kind, dict((i, str(item.get('name') or '')) for i, item in _items(folder, kind).items()))
-                for kind in KINDS)
+    return dict((kind, _items(folder, kind)) for kind in KINDS)
 
 
 WORKFLOW_CONTENT = ('name', 'nodes', 'connections', 'settings', 'pinData', 'versionId', 'isArchived')
@@ -86,10 +87,16 @@ def _version(kind, item):
     return hashlib.sha256(json.dumps([item.get(k) for k in keys], sort_keys=True).encode('utf-8')).hexdigest()
 
 
-def read_versions(snapshot):
-    """{kind: {id: version}} of the first ``n8n-export-*`` folder in ``snapshot``: see ``_version``."""
-    folder = export_folder(snapshot)[0]
-    return dict((kind, dict((i, _version(kind, item)) for i, item in _items(folder, kind).items())) for kind in KINDS)
+def own_credentials(record):
+    """The ids of the credentials the play created in n8n itself (LiteLLM's key, the internal Ollama route), from
+    n8n_workflow_urls' credential record (``credentials.json``; none when it does not exist)."""
+    if not record or not os.path.exists(record):
+        return set()
+    try:
+        state = CredentialState(record).load()
+    except ValueError as exc:
+        raise ExportError(str(exc)) from exc
+    return set(i for i, r in state.records.items() if r.get('created'))
 
 
 BACKUP_NAME = re.compile(r'^(?P<id>.+)-\d{8}T\d{6}(?:\.\d+)?Z\.json$')
@@ -106,18 +113,20 @@ def moved_ids(backup_dir):
     return found
 
 
-def export_changes(before, after, versions=None, moved=()):
-    """{kind: {'created': [...], 'updated': [...], 'deleted': [...]}} from ``before`` to ``after``
-    (``read_export``'s readings), each item {'id', 'name'}, sorted by name then id.
+def export_changes(before, after, moved=(), own_credentials=()):
+    """{kind: {'created': [...], 'updated': [...], 'deleted': [...]}} from ``before`` to ``after`` (``read_items``'s
+    readings), each item {'id', 'name'}, sorted by name then id.
 
-    ``updated``: with ``versions`` (``read_versions`` of both, as (before, after)), the items in both whose version
-    differs, but for the workflows in ``moved`` (a phase wrote them; their way back is their backup)."""
+    ``updated``: the items in both whose version (``_version``) differs, but for the workflows in ``moved`` (a phase
+    wrote them; their way back is their backup). The credentials in ``own_credentials`` (ids the play created and
+    deletes itself, such as LiteLLM's key) are never listed."""
     changes = {}
     for kind in KINDS:
-        was, now = before.get(kind, {}), after.get(kind, {})
-        old, new = (versions[0].get(kind, {}), versions[1].get(kind, {})) if versions else ({}, {})
+        skip = set(own_credentials) if kind == 'credentials' else set()
+        was = dict((i, item) for i, item in before.get(kind, {}).items() if i not in skip)
+        now = dict((i, item) for i, item in after.get(kind, {}).items() if i not in skip)
         saved = set(i for i in set(now) & set(was)
-                    if i in old and i in new and old[i] != new[i] and not (kind == 'workflows' and i in moved))
+                    if _version(kind, was[i]) != _version(kind, now[i]) and not (kind == 'workflows' and i in moved))
         changes[kind] = {
             'created': _listed(now, set(now) - set(was)),
             'updated': _listed(now, saved),
@@ -126,8 +135,9 @@ def export_changes(before, after, versions=None, moved=()):
     return changes
 
 
-def _listed(names, ids):
-    return sorted(({'id': i, 'name': names[i]} for i in ids), key=lambda item: (item['name'], item['id']))
+def _listed(items, ids):
+    return sorted(({'id': i, 'name': str(items[i].get('name') or '')} for i in ids),
+                  key=lambda item: (item['name'], item['id']))
 
 
 def changed_items(changes):
@@ -161,10 +171,9 @@ def carried_workflow(workflow, rules, hosts):
 
 
 def stage_created(after, changes, dest, rewrites, hosts, check_mode=False):
-    """Write what ``changes`` (``export_changes``) lists as created or updated into ``dest/<kind>/<id>.json`` from the export in
-    ``after``, workflows through ``carried_workflow``.
+    """Write what ``changes`` (``export_changes``) lists as created or updated into ``dest/<kind>/<id>.json`` from
+    ``after`` (``read_items`` of the newer snapshot), workflows through ``carried_workflow``.
     Returns one line per item: 'workflow carried: name (id)', with its notes."""
-    folder = export_folder(after)[0]
     rules = build_rules(rewrites) if rewrites else []
     lines = []
     for kind in KINDS:
@@ -172,7 +181,7 @@ def stage_created(after, changes, dest, rewrites, hosts, check_mode=False):
         updated = set(item['id'] for item in changes[kind].get('updated', []))
         if not created:
             continue
-        items = _items(folder, kind)
+        items = after[kind]
         target = os.path.join(dest, kind)
         if not check_mode:
             for path in (dest, target):

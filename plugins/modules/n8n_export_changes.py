@@ -43,7 +43,10 @@ options:
     type: path
     required: true
   moved_dir:
-    description: The folder of the phases' workflow backups (C(<id>-<time>.json) in any folder below it).
+    description:
+      - The folder of the phases' workflow backups (C(<id>-<time>.json) in any folder below it).
+      - Its C(credentials.json), M(local_ai.llm_gateway.n8n_workflow_urls)' record, names the credentials the
+        phases created themselves (LiteLLM's key, the internal Ollama route); they are never listed nor staged.
     type: path
   stage_dir:
     description: A folder (created, mode 0700) to write the items created or updated since into; not written when
@@ -97,10 +100,12 @@ container:
   type: str
 '''
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_export import (
-    ExportError, changed_items, export_changes, export_folder, moved_ids, read_export, read_versions, stage_created)
+    ExportError, changed_items, export_changes, export_folder, moved_ids, own_credentials, read_items, stage_created)
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import RuleError
 
 
@@ -118,12 +123,12 @@ def main():
     )
     params = module.params
     try:
-        changes = export_changes(read_export(params['before']), read_export(params['after']),
-                                 (read_versions(params['before']), read_versions(params['after'])),
-                                 moved_ids(params['moved_dir']))
+        after = read_items(params['after'])
+        own = own_credentials(os.path.join(params['moved_dir'], 'credentials.json')) if params['moved_dir'] else ()
+        changes = export_changes(read_items(params['before']), after, moved_ids(params['moved_dir']), own)
         staged = []
         if params['stage_dir']:
-            staged = stage_created(params['after'], changes, params['stage_dir'], params['rewrites'], params['hosts'],
+            staged = stage_created(after, changes, params['stage_dir'], params['rewrites'], params['hosts'],
                                    module.check_mode)
         container = export_folder(params['before'])[1]
     except (ExportError, RuleError, OSError) as exc:

@@ -1241,6 +1241,10 @@ def create_move_targets(runner, plans, moves):
         move.ref = new_credential(runner, move.target, move.cred_type, move.data)
         move.report.update(id=move.ref['id'], action='created')
         runner.result['changed'] = True
+        # Recorded as this module's own (restore.yml never carries it into the original n8n).
+        runner.credential_state().remember(move.ref['id'], move.target, move.cred_type, True, None, None)
+    if moves:
+        runner.save_credential_state()
     for plan in plans:
         apply_moves(plan.new_nodes, plan.changes, runner.moves)
 

@@ -582,6 +582,9 @@ def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_origina
     assert host.check_output('ls -d /tmp/llm-gateway-check-* 2>/dev/null || true') == ''
     assert host.run('docker exec %s ls /tmp/llm-gateway-export' % stack_n8n).rc != 0
     assert n8n_call(host, 'GET', '/api/v1/workflows/%s' % made['id'])['name'] == CARRIED
+    # The credential phase 1 created for the internal Ollama route is the play's own: never listed nor carried.
+    assert 'Ollama (llama-nginx)' in [c['name'] for c in n8n_call(host, 'GET', '/api/v1/credentials')['data']]
+    assert 'Ollama (llama-nginx)' not in out
 
     rc, out = run_playbook('restore.yml', '-vvv')
     assert rc == 0, out[-4000:]
@@ -590,6 +593,7 @@ def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_origina
     assert ('workflow carried: %s (%s); http://llama-nginx/api/generate put back to https://llm.%s/api/generate'
             % (CARRIED, made['id'], DOMAIN)) in out, out[-4000:]
     assert 'credential carried: %s (%s)' % (CARRIED_CREDENTIAL, cred['id']) in out, out[-4000:]
+    assert 'Ollama (llama-nginx)' not in out
     assert 'Carried into %s' % OLD_N8N in out
     assert host.check_output('docker ps -aq --filter label=com.docker.compose.project=llm-gateway') == ''
     # The original n8n, on the snapshot's data plus what was carried, by the same ids.

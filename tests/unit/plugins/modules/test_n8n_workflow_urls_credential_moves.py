@@ -51,7 +51,7 @@ def model_credential(fake, wid):
     return [n for n in fake.store[wid]['nodes'] if n['name'] == 'Ollama Chat Model'][0]['credentials']['ollamaApi']
 
 
-def test_nodes_move_to_a_credential_created_once_then_nothing(run_module, n8n, args):
+def test_nodes_move_to_a_credential_created_once_then_nothing(run_module, n8n, args, tmp_path):
     fake = n8n(langchain('a', OLD_CRED), langchain('b', OTHER_CRED), credentials=[OLD_CRED, OTHER_CRED])
     checked, failed = run_module(n8n_workflow_urls, args(), check=True, diff=True)
     assert not failed and checked['changed'] is True
@@ -71,6 +71,9 @@ def test_nodes_move_to_a_credential_created_once_then_nothing(run_module, n8n, a
     assert [s['kind'] for s in result['skipped_items'] if s['id'] == 'b'] == ['credential']
     assert [w['id'] for w in result['changed_workflows']] == ['a']
     assert 'http://llama-nginx' not in json.dumps(result), 'the credential data is not returned'
+    # recorded as the module's own (restore.yml's n8n_export_changes never carries it)
+    record = json.load(open(str(tmp_path / 'b' / 'credentials.json')))['credentials']
+    assert record[created[0]['id']]['created'] is True and record[created[0]['id']]['name'] == INTERNAL
     # a second run: nothing to move, nothing created, nothing written
     fake.calls = []
     again, failed = run_module(n8n_workflow_urls, args())
