@@ -18,6 +18,8 @@ N8N_API = os.environ.get('LLM_GATEWAY_TEST_N8N_API', 'http://127.0.0.1:15678')
 STANDIN = os.environ.get('LLM_GATEWAY_TEST_STANDIN',
                          'http://%s:11434' % os.environ.get('LLM_GATEWAY_STANDIN_ADDR', '172.17.0.1'))
 COMPOSE = 'docker compose --project-directory %s' % ROOT
+# The stack's Compose project (llm_gateway_compose_project in .config/molecule/config.yml).
+PROJECT_NAME = os.environ.get('LLM_GATEWAY_TEST_PROJECT', 'llm-gateway-molecule')
 PROJECT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared'))
 from gateway import (  # noqa: E402  pylint: disable=wrong-import-position
-    COMPOSE, DOMAIN, N8N_API, NGINX, PROJECT, ROOT, container, container_ip, decrypted_credential, http_status, n8n,
+    COMPOSE, DOMAIN, N8N_API, NGINX, PROJECT, PROJECT_NAME, ROOT, container, container_ip, decrypted_credential, http_status, n8n,
     n8n_call, node, post_from_n8n, prompt_of, run_playbook, secret, standin, standin_requests, trigger_webhook, workflow,
 )
 
@@ -444,9 +444,10 @@ def stack_files(host):
 
 
 def stack_containers(host):
+    """Name, id and state of each container of the stack (the same id: not recreated)."""
     return sorted(host.check_output(
-        "docker ps -a --filter label=com.docker.compose.project=llm-gateway --format '{{.Names}} {{.ID}} {{.Status}}'"
-    ).splitlines())
+        "docker ps -a --filter label=com.docker.compose.project=%s --format '{{.Names}} {{.ID}} {{.State}}'"
+        % PROJECT_NAME).splitlines())
 
 
 class PhaseOneLoad(object):
@@ -510,6 +511,7 @@ def test_a_switch_whose_litellm_never_gets_healthy_leaves_phase_1_serving_and_on
                    capture_output=True, check=True, timeout=300)
     files, containers = stack_files(host), stack_containers(host)
     assert 'litellm' not in files and not [c for c in containers if c.split()[0] == 'llama-litellm'], containers
+    assert [c for c in containers if c.split()[0] == 'llama-nginx' and c.endswith(' running')], containers
     load = PhaseOneLoad()
     try:
         # At -vvv: a run that writes every phase 2 file (LiteLLM's key among them), then puts them back, shows no
@@ -562,12 +564,47 @@ def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_origina
     keep = workflow(host, 'Keep me')
     n8n_call(host, 'PUT', '/api/v1/workflows/%s' % keep['id'], {
         'name': EDITED, 'nodes': keep['nodes'], 'connections': keep['connections'], 'settings': {}})
+    stack = "docker ps --filter label=com.docker.compose.project=%s --format '{{.Names}} {{.State}}' | sort" % (
+        PROJECT_NAME)
+    running = host.check_output(stack)
+    assert 'llama-nginx running' in running, running
+    kept = "docker ps -a --filter name=^%s-pre-llm-gateway$ --format '{{.State}}'" % OLD_N8N
+    assert host.check_output(kept) == 'exited'
+
+    # A restore whose own step fails puts back what ran: the latest snapshot (a later copy of the real one) has a
+    # broken data archive, so unpacking it fails after n8n's data was emptied. The stack runs again on n8n's data
+    # as it was, work done since included, and the original n8n is kept again, stopped.
+    snapshots = ROOT + '/backups/original'
+    latest = host.check_output('ls -1 %s | sort | tail -n 1' % snapshots)
+    broken = snapshots + '/29991231T000000Z'
+    host.run_expect([0], 'cp -a %s/%s %s && head -c 200 %s/%s/n8n-data.tar.gz > %s/n8n-data.tar.gz' % (
+        snapshots, latest, broken, snapshots, latest, broken))
+    try:
+        rc, out = run_playbook('restore.yml', '-vvv')
+    finally:
+        host.run_expect([0], 'rm -rf %s' % broken)
+    with open('/tmp/llm-gateway-molecule-failed-restore.log', 'w') as handle:
+        handle.write(out)
+    assert rc != 0, out[-3000:]
+    assert shown_secrets(out) == [] and CARRIED_VALUE not in out
+    assert 'The restore stopped at Unpack n8n' in out, out[-3000:]
+    assert ("What ran before it runs again: the stack, on n8n's data as it was before the restore (the pre-restore "
+            "snapshot %s/backups/pre-restore/" % ROOT) in out, out[-3000:]
+    assert '%s kept again, stopped, under -pre-llm-gateway names' % OLD_N8N in out, out[-3000:]
+    assert host.check_output(stack) == running
+    assert host.check_output(kept) == 'exited'
+    assert host.check_output("docker ps -a -q --filter name=^%s$" % OLD_N8N) == ''
+    wait_for('the stack\'s n8n does not answer', lambda: http_status(host, N8N_API + '/healthz/readiness') == '200',
+             120)
+    assert n8n_call(host, 'GET', '/api/v1/workflows/%s' % made['id'])['name'] == CARRIED
+    assert n8n_call(host, 'GET', '/api/v1/workflows/%s' % keep['id'])['name'] == EDITED
+
     # Check mode names what a real run would carry, and changes nothing: the stack runs, no snapshot folder is
     # added, the temporary export is gone, n8n keeps both.
-    running = host.check_output('docker ps -q --filter label=com.docker.compose.project=llm-gateway | sort')
     pre_restore = ROOT + '/backups/pre-restore'
-    stack_n8n = host.check_output('docker ps -q --filter label=com.docker.compose.project=llm-gateway '
-                                  '--filter label=com.docker.compose.service=n8n')
+    stack_n8n = host.check_output('docker ps -q --filter label=com.docker.compose.project=%s '
+                                  '--filter label=com.docker.compose.service=n8n' % PROJECT_NAME)
+    assert stack_n8n
     folders = host.check_output('ls -A %s 2>/dev/null || true' % pre_restore)
     rc, out = run_playbook('restore.yml', '--check', '-vvv')
     assert rc == 0, out[-4000:]
@@ -577,7 +614,7 @@ def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_origina
     assert ('A real run would carry into %s: ' % OLD_N8N) in out, out[-4000:]
     assert 'workflow created: %s (%s)' % (CARRIED, made['id']) in out, out[-4000:]
     assert 'credential created: %s (%s)' % (CARRIED_CREDENTIAL, cred['id']) in out, out[-4000:]
-    assert host.check_output('docker ps -q --filter label=com.docker.compose.project=llm-gateway | sort') == running
+    assert host.check_output(stack) == running
     assert host.check_output('ls -A %s 2>/dev/null || true' % pre_restore) == folders
     assert host.check_output('ls -d /tmp/llm-gateway-check-* 2>/dev/null || true') == ''
     assert host.run('docker exec %s ls /tmp/llm-gateway-export' % stack_n8n).rc != 0
@@ -595,7 +632,7 @@ def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_origina
     assert 'credential carried: %s (%s)' % (CARRIED_CREDENTIAL, cred['id']) in out, out[-4000:]
     assert 'Ollama (llama-nginx)' not in out
     assert 'Carried into %s' % OLD_N8N in out
-    assert host.check_output('docker ps -aq --filter label=com.docker.compose.project=llm-gateway') == ''
+    assert host.check_output('docker ps -aq --filter label=com.docker.compose.project=%s' % PROJECT_NAME) == ''
     # The original n8n, on the snapshot's data plus what was carried, by the same ids.
     probe = "curl -sf -o /dev/null -H 'X-N8N-API-KEY: %s' %s/api/v1/workflows" % (
         secret('n8n.env', 'N8N_API_KEY'), OLD_N8N_API)
