@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible.modules.find import statinfo
-from ansible_collections.local_ai.llm_gateway.plugins.filter.files import FilterModule
+from ansible_collections.local_ai.llm_gateway.plugins.filter.stale_paths import FilterModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._files import content_checksum, stale_paths
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ansible_collections.local_ai.llm_gateway.plugins.filter.n8n import FilterModule
+from ansible_collections.local_ai.llm_gateway.plugins.filter.n8n_adoption import FilterModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_adopt import adoption
 
 IMAGE_ENV = ['PATH=/usr/local/bin:/usr/bin', 'NODE_ENV=production', 'N8N_RELEASE_TYPE=stable']

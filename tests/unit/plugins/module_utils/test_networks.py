@@ -8,8 +8,8 @@ import pytest
 
 from hypothesis import given, strategies as st
 
-from ansible_collections.local_ai.llm_gateway.plugins.filter.docker_dns import FilterModule as DnsFilters
-from ansible_collections.local_ai.llm_gateway.plugins.filter.networks import FilterModule
+from ansible_collections.local_ai.llm_gateway.plugins.filter.docker_dns_name import FilterModule as DnsFilters
+from ansible_collections.local_ai.llm_gateway.plugins.filter.overlapping_networks import FilterModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._networks import (
     networks_of_api, overlapping_networks, parse_network_lines, resolved_by_docker_dns, subnet_host,
 )
