@@ -276,3 +276,24 @@ def problems(checks, values=None, unset=None):
             check = dict(check, value=value)
         found += check_value(check)
     return found
+
+
+# The secrets the stack writes verbatim into an env file, a secret file or redis.conf: n8n's encryption key and
+# the stack's Postgres and Redis passwords. Compose alters $, quotes, # and white space in an env file, and n8n
+# trims a file's white space.
+MIN_SECRET_LENGTH = 16
+SECRET_BREAKING = '$\'"#\\` \t\n\r'
+_PLACEHOLDER = re.compile(r'(?i)change[-_ ]?me')
+
+
+def secret_problems(value):
+    """What keeps a secret from going verbatim into the stack's files, one phrase each (empty: nothing); the value
+    itself is never quoted."""
+    text = '' if value is None else str(value)
+    checks = (
+        ('it is missing or shorter than %d characters' % MIN_SECRET_LENGTH, len(text) < MIN_SECRET_LENGTH),
+        ('it is a placeholder from the example inventory (CHANGE-ME)', _PLACEHOLDER.search(text) is not None),
+        ('it holds $, quotes, #, a backslash or white space, which an env file would alter',
+         any(c in SECRET_BREAKING for c in text)),
+    )
+    return [problem for problem, bad in checks if bad]

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._values import (
-    KINDS, STRUCTURED, check_value, defect, kinds, matches, problems,
+    KINDS, STRUCTURED, check_value, defect, kinds, matches, problems, secret_problems,
 )
 
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -229,3 +229,27 @@ def test_memory_limits_name_services_of_the_stack_with_docker_sizes():
     assert check_value({'name': 'm', 'kind': 'mem_limits', 'value': ['2g']})
     assert check_value({'name': 's', 'kind': 'docker_size', 'value': '10m'}) == []
     assert check_value({'name': 's', 'kind': 'docker_size', 'value': '0'})
+
+
+@pytest.mark.parametrize('value, words', [
+    ('', ['missing or shorter than 16']),
+    (None, ['missing or shorter than 16']),
+    ('short-but-ok', ['missing or shorter than 16']),
+    ('CHANGE-ME-to-your-n8n-encryption-key', ['placeholder']),
+    ('a-long-enough-key-with-$dollar', ['which an env file would alter']),
+    ('a long enough key with spaces', ['which an env file would alter']),
+    ('change_me', ['missing or shorter than 16', 'placeholder']),
+])
+def test_a_secret_for_the_stacks_files_names_each_problem_and_never_the_value(value, words):
+    found = secret_problems(value)
+    assert len(found) == len(words) and all(w in p for w, p in zip(words, found)), found
+    assert not value or all(value not in p for p in found)
+
+
+def test_a_good_secret_has_no_problem_and_the_filter_names_bad_entries_of_a_mapping():
+    from ansible_collections.local_ai.llm_gateway.plugins.filter.secret_problems import FilterModule
+    check = FilterModule().filters()['secret_problems']
+    assert secret_problems('0123456789abcdef0123') == []
+    assert check({'llm_gateway_postgres_password': '0123456789abcdef0123', 'llm_gateway_redis_password': 'x'}) == [
+        'llm_gateway_redis_password']
+    assert check('x') == secret_problems('x')
