@@ -1,0 +1,54 @@
+# -*- coding: utf-8 -*-
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.local_ai.llm_gateway.plugins.filter.stack_plan import stack_plan
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._stack_plan import (
+    created_first, n8n_data_containers, taken_over, unseen_images)
+
+
+def test_taken_over_names_the_listed_containers_with_state_and_project():
+    containers = [
+        {'Names': ['/n8n'], 'State': 'running', 'Labels': {'com.docker.compose.project': 'old'}},
+        {'Names': ['/llama-nginx'], 'State': 'exited', 'Labels': None},
+        {'Names': ['/other'], 'State': 'running', 'Labels': {}},
+    ]
+    assert taken_over(containers, ['n8n', 'llama-nginx', 'absent']) == [
+        {'name': 'n8n', 'running': True, 'project': 'old'},
+        {'name': 'llama-nginx', 'running': False, 'project': ''}]
+    assert taken_over(None, ['n8n']) == []
+
+
+@pytest.mark.parametrize('images, references, unseen', [
+    ([{'RepoTags': ['nginx:1.30.0']}], ['nginx:1.30.0', 'docker.io/library/nginx:1.30.0'], []),
+    ([{'RepoTags': ['redis:latest']}], ['redis', 'docker.io/redis'], []),
+    ([{'RepoTags': None, 'RepoDigests': ['n8nio/n8n@sha256:' + 'a' * 64]}], ['n8nio/n8n@sha256:' + 'a' * 64], []),
+    ([{'RepoTags': ['ghcr.io/x/y:1']}], ['ghcr.io/x/y:2', 'ghcr.io/x/y:2', 'localhost:5000/z'],
+     ['ghcr.io/x/y:2', 'localhost:5000/z']),
+    ([], ['postgres:16'], ['postgres:16']),
+])
+def test_unseen_images_are_those_no_tag_or_digest_names(images, references, unseen):
+    assert unseen_images(images, references) == unseen
+
+
+def test_created_first_leaves_out_a_replaced_name_and_a_profile():
+    services = {'nginx': {'container_name': 'llama-nginx'}, 'n8n': {'container_name': 'n8n'},
+                'litellm-standby': {'profiles': ['standby']}, 'redis': {}}
+    assert created_first(services, ['n8n']) == ['nginx', 'redis']
+
+
+def test_n8n_data_containers_run_and_mount_n8ns_data():
+    def result(name, exists=True, running=True, mount='/home/node/.n8n'):
+        return {'item': name, 'exists': exists,
+                'container': {'State': {'Running': running}, 'Mounts': [{'Destination': mount}]} if exists else None}
+    results = [result('a'), result('b', running=False), result('c', exists=False), result('d', mount='/data')]
+    assert n8n_data_containers(results) == ['a']
+
+
+def test_the_filter_dispatches_and_refuses_an_unknown_reading():
+    assert stack_plan({'x': {}}, 'created_first') == ['x']
+    assert stack_plan([], 'unseen_images', references=['a:1']) == ['a:1']
+    from ansible.errors import AnsibleFilterError
+    with pytest.raises(AnsibleFilterError):
+        stack_plan([], 'nope')
