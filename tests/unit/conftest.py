@@ -31,6 +31,10 @@ def _fail_json(self, msg, **kwargs):
 @pytest.fixture
 def run_module(monkeypatch):
     """run_module(module, args, check=False) -> (result, failed)."""
+    # A module runs on the target: its warnings go into its result. (Importing a controller module, such as
+    # ansible.errors in a filter test, marks the process as the controller, which sends them to the display.)
+    from ansible.module_utils import _internal
+    monkeypatch.setattr(_internal, 'is_controller', False)
     monkeypatch.setattr(basic.AnsibleModule, 'exit_json', _exit_json)
     monkeypatch.setattr(basic.AnsibleModule, 'fail_json', _fail_json)
 
