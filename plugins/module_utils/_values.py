@@ -77,6 +77,11 @@ KINDS = {
     'unit': (r'[A-Za-z0-9@_.-]+\.service', 'a systemd unit name ending in .service, such as ollama.service'),
     'url': (r'https?://(?:%s|%s)(?::%s)?(?:/[A-Za-z0-9._~%%/-]*)?' % (_HOST, _IPV6, _PORT),
             'an http(s) URL such as http://host.docker.internal:11434'),
+    'base_url': (r'https?://(?:%s|%s)(?::%s)?/?' % (_HOST, _IPV6, _PORT),
+                 'an http(s) URL of a host and an optional port, without a path, such as '
+                 'http://host.docker.internal:11434'),
+    'loopback_publish': (r'127\.(?:%s\.){2}%s:%s' % (_OCTET, _OCTET, _PORT),
+                         'a loopback address and port, such as 127.0.0.1:8080'),
     'model_name': (r'[A-Za-z0-9][A-Za-z0-9._:/@-]*',
                    'a model name of letters, digits and . _ : / @ -, starting with a letter or digit'),
     'ollama_model': (r'[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*(?::[A-Za-z0-9][A-Za-z0-9._-]*)?',

@@ -40,6 +40,8 @@ GOOD = {
     'timezone': ['UTC', 'Europe/Berlin', 'America/Argentina/Buenos_Aires', 'Etc/GMT+5'],
     'unit': ['ollama.service', 'ollama@gpu0.service'],
     'url': ['http://host.docker.internal:11434', 'https://ollama.example.com/', 'http://[::1]:11434/v1'],
+    'base_url': ['http://host.docker.internal:11434', 'https://ollama.example.com/', 'http://[::1]:11434'],
+    'loopback_publish': ['127.0.0.1:8080', '127.1.2.3:65535'],
     'model_name': ['llama3', 'qwen2.5:7b', 'team/llama3@fast'],
     'ollama_model': ['llama3', 'llama3:8b', 'hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M'],
     'bearer_key': ['a' * 24, 'sk-' + 'A1b2' * 10, 'abc.def_ghi~jkl+mno/pqr=stu-vwx'],
@@ -61,6 +63,8 @@ BAD = {
     'volume': ['/a', 'a:b', '/a:/b:r o', 'v:/d\n  privileged: true'],
     'timezone': ['', 'Europe/ Berlin', 'UTC;'],
     'url': ['host:1', 'ftp://h', 'http://h/a b', 'http://h/"x'],
+    'base_url': ['http://h/v1', 'http://h:99999', 'ftp://h', 'http://h/\n'],
+    'loopback_publish': ['0.0.0.0:8080', '8080', '127.0.0.1', '127.0.0.256:80', '127.0.0.1:0'],
     'bearer_key': ['short', 'a' * 201, 'a' * 23 + ' '],
 }
 
