@@ -19,6 +19,7 @@ author:
   - llm_gateway developers (@local-ai)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - local_ai.llm_gateway.compose
 attributes:
   check_mode:
     support: full
@@ -27,15 +28,6 @@ attributes:
     support: none
   platform:
     platforms: posix
-options:
-  project:
-    description: The Compose project's name (its containers' C(com.docker.compose.project) label); by default the
-      one the compose file in O(project_src) names.
-    type: str
-  project_src:
-    description: The folder of the compose file.
-    type: path
-    required: true
 '''
 
 EXAMPLES = r'''

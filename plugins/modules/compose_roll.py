@@ -33,6 +33,7 @@ author:
   - llm_gateway developers (@local-ai)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - local_ai.llm_gateway.compose
 attributes:
   check_mode:
     support: full
@@ -42,14 +43,6 @@ attributes:
   platform:
     platforms: posix
 options:
-  project:
-    description: The Compose project's name (its containers' C(com.docker.compose.project) label); by default the
-      one the compose file in O(project_src) names.
-    type: str
-  project_src:
-    description: The folder of the compose file (for a standby or an extra replica).
-    type: path
-    required: true
   services:
     description: The services to roll, in this order.
     type: list
