@@ -127,6 +127,10 @@ class N8nClient(object):
         """All credentials (id, name, type; the public API never returns their data)."""
         return self._paginate('credentials', [], page_size, max_pages)
 
+    def list_executions(self, page_size=PAGE_SIZE, max_pages=MAX_PAGES):
+        """Executions, newest first (id, workflowId, status, startedAt; never their data)."""
+        return self._paginate('executions', [('includeData', 'false')], page_size, max_pages)
+
     def find_credentials(self, name, cred_type):
         """The credentials named ``name`` of type ``cred_type`` (id, name, type)."""
         return [c for c in self.list_credentials() if c.get('type') == cred_type and c.get('name') == name]
@@ -510,3 +514,29 @@ class CredentialState(object):
 def short_fingerprint(fingerprint):
     """The start of a fingerprint, for messages and diffs."""
     return (fingerprint or '')[:12]
+
+
+def _instant(text):
+    """An n8n time (``2026-12-07T20:08:19.123Z``) or a snapshot folder's name (``20261207T200819Z``), in UTC."""
+    text = str(text or '')
+    for form in ('%Y%m%dT%H%M%SZ', '%Y-%m-%dT%H:%M:%S.%fZ', '%Y-%m-%dT%H:%M:%SZ'):
+        try:
+            return datetime.datetime.strptime(text, form)
+        except ValueError:
+            continue
+    return None
+
+
+def executions_since(executions, since):
+    """How many of ``executions`` (newest first, as n8n lists them) started at ``since`` or later; the listing is
+    read only as far as the first older one. ValueError when ``since`` is not a time."""
+    start = _instant(since)
+    if start is None:
+        raise ValueError('%r is not a time (such as 20261207T200819Z)' % since)
+    count = 0
+    for execution in executions:
+        started = _instant(execution.get('startedAt') or execution.get('createdAt'))
+        if started is not None and started < start:
+            break
+        count += 1
+    return count
