@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
 setup_stages=(engine venv compose base-image images standin n8n-install n8n-up collection-link)
-check_stages=(yamllint changelog ansible-lint unit sanity build)
+check_stages=(yamllint changelog ansible-lint unit sanity build docs)
 # `all` runs these two groups side by side: the full-rollout scenario spends most
 # of its time waiting on containers, so the module tests fit in beside it, and
 # the small scenario after it (the module tests alone take about as long as the
@@ -68,6 +68,22 @@ stage_sanity() {
   install -D -m 0644 "$HARNESS_DIR/get_pip_offline.py" "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
   staged=$("$HARNESS_DIR/stage-collection.sh" "$LLM_GATEWAY_RUN/sanity")
   (cd "$staged" && PATH="$venv/bin:$PATH" ansible-test sanity --local --requirements --python 3.11 --color no)
+}
+stage_docs() {
+  # The docs of every plugin, module and role as antsibull-docs checks them for
+  # a docsite, and the collection's needs in an execution environment as
+  # ansible-builder reads them (meta/execution-environment.yml), both from the
+  # collection the build stage installed from its tarball.
+  local out="$LLM_GATEWAY_RUN/build"
+  [ -d "$out/collections/ansible_collections/local_ai/llm_gateway" ] || die "the docs stage needs the build stage's installed collection"
+  # (A stage runs in an `||` list, where set -e does not hold: each step says its failure.)
+  ANSIBLE_COLLECTIONS_PATH="$out/collections" with_venv antsibull-docs lint-collection-docs --plugin-docs \
+    --validate-collection-refs=self --skip-rstcheck . || die "antsibull-docs found the problems above in the docs"
+  with_venv ansible-builder introspect --sanitize "$out/collections" >"$out/ee-introspect.yml" \
+    || die "ansible-builder introspect failed"
+  grep -q '^- .requests>=2.25.0  # from collection local_ai.llm_gateway.$' "$out/ee-introspect.yml" \
+    || die "ansible-builder did not read the collection's execution-environment needs: $(cat "$out/ee-introspect.yml")"
+  log "antsibull-docs finds nothing to fix; an execution environment gets the collection's Python needs (requests)"
 }
 stage_build() {
   # Build the tarball, install it offline into an empty folder, and render the
