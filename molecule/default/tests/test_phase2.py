@@ -616,7 +616,7 @@ def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_origina
     assert 'credential created: %s (%s)' % (CARRIED_CREDENTIAL, cred['id']) in out, out[-4000:]
     # The webhook workflow ran since the takeover (the tests above): those executions are counted, and on SQLite go.
     since = re.search(r"A real run: (\d+) executions since the snapshot \S+: dropped with n8n's data \(SQLite\)", out)
-    assert since and int(since.group(1)) > 0, out[-4000:]
+    assert since and int(since.group(1)) > 0, re.findall(r'.{0,120}executions since.{0,240}', out) or out[-4000:]
     assert host.check_output(stack) == running
     assert host.check_output('ls -A %s 2>/dev/null || true' % pre_restore) == folders
     assert host.check_output('ls -d /tmp/llm-gateway-check-* 2>/dev/null || true') == ''
@@ -636,7 +636,8 @@ def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_origina
     assert 'Ollama (llama-nginx)' not in out
     assert 'Carried into %s' % OLD_N8N in out
     assert re.search(r"\d+ executions since the snapshot \S+: dropped with n8n's data \(SQLite\), which the restore "
-                     r"replaces; the pre-restore snapshot \S+ keeps them", out), out[-4000:]
+                     r"replaces; the pre-restore snapshot \S+ keeps them", out), (
+        re.findall(r'.{0,120}executions since.{0,240}', out) or out[-4000:])
     assert host.check_output('docker ps -aq --filter label=com.docker.compose.project=%s' % PROJECT_NAME) == ''
     # The original n8n, on the snapshot's data plus what was carried, by the same ids.
     probe = "curl -sf -o /dev/null -H 'X-N8N-API-KEY: %s' %s/api/v1/workflows" % (
