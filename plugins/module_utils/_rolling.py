@@ -99,6 +99,20 @@ def health_of(inspected):
     return health.get('Status') or 'starting', ((log[-1].get('Output') or '') if log else '').strip()
 
 
+NOT_READY = ('starting', 'unhealthy', 'restarting')
+
+
+def not_ready(containers):
+    """Those of ``Docker.not_healthy`` that run but are not healthy (yet or any more), or keep restarting."""
+    return [c for c in containers if c['status'] in NOT_READY]
+
+
+def not_ready_text(containers):
+    """A message naming the containers of ``not_ready`` (their health and logs are in ``not_healthy_text``)."""
+    return 'Not healthy after the wait: %s.' % ', '.join(
+        '%s (service %s, %s)' % (c['name'], c['service'] or '?', c['status']) for c in not_ready(containers))
+
+
 def not_healthy_text(containers):
     """A message naming each container of ``Docker.not_healthy``, its health check's and its logs' last words."""
     return ' '.join('%s (service %s) is %s%s%s.' % (
