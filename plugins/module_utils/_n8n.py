@@ -27,6 +27,7 @@ MAX_PAGES = 100000       # 25 million workflows: a bound, never reached in pract
 API_KEY_HEADER = 'X-N8N-API-KEY'
 TMP_SUFFIX = '.tmp'           # temporary files of atomic_write
 JOURNAL_NAME = 'journal.json'  # in a run's backup folder: what the run wrote (not a backup)
+CREDENTIAL_RECORD = 'credentials.json'  # in backup_dir by default: the credentials n8n_workflow_urls manages
 
 # The scopes each call needs (n8n >= 2.x with enforced API key scopes).
 SCOPES = {

@@ -104,6 +104,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import CREDENTIAL_RECORD
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_export import (
     ExportError, changed_items, export_changes, export_folder, moved_ids, own_credentials, read_items, stage_created)
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import RuleError
@@ -124,7 +125,7 @@ def main():
     params = module.params
     try:
         after = read_items(params['after'])
-        own = own_credentials(os.path.join(params['moved_dir'], 'credentials.json')) if params['moved_dir'] else ()
+        own = own_credentials(os.path.join(params['moved_dir'], CREDENTIAL_RECORD)) if params['moved_dir'] else ()
         changes = export_changes(read_items(params['before']), after, moved_ids(params['moved_dir']), own)
         staged = []
         if params['stage_dir']:

@@ -9,6 +9,7 @@ import glob
 import json
 import os
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_urls_run
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_restore import content_fingerprint
 from ansible_collections.local_ai.llm_gateway.plugins.modules import n8n_workflow_urls
 
@@ -189,13 +190,13 @@ def test_a_workflow_edited_while_the_restore_runs_is_not_overwritten_even_forced
 
 def test_a_workflow_whose_journal_entry_cannot_be_written_is_not_written(run_module, n8n, args, monkeypatch):
     fake = n8n(wf('a', http(OLD)), wf('b', http(OLD)))
-    real = n8n_workflow_urls.write_journal
+    real = _n8n_urls_run.write_journal
 
     def full_disk_for_b(folder, entries):
         if entries.get('b', {}).get('outcome') == 'unknown':
             raise OSError(28, 'No space left on device')
         return real(folder, entries)
-    monkeypatch.setattr(n8n_workflow_urls, 'write_journal', full_disk_for_b)
+    monkeypatch.setattr(_n8n_urls_run, 'write_journal', full_disk_for_b)
     result, failed = run_module(n8n_workflow_urls, args(parallel=1))
     assert failed and [w['id'] for w in result['changed_workflows']] == ['a']
     failure = result['failed_workflows'][0]
