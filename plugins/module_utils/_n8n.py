@@ -20,6 +20,7 @@ import tempfile
 from urllib.parse import quote, urlencode
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError, JsonHttpClient
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._time import epoch_seconds
 
 API = '/api/v1'
 PAGE_SIZE = 250          # the public API's maximum; 0 would list everything with a cursor that loops
@@ -517,26 +518,15 @@ def short_fingerprint(fingerprint):
     return (fingerprint or '')[:12]
 
 
-def _instant(text):
-    """An n8n time (``2026-12-07T20:08:19.123Z``) or a snapshot folder's name (``20261207T200819Z``), in UTC."""
-    text = str(text or '')
-    for form in ('%Y%m%dT%H%M%SZ', '%Y-%m-%dT%H:%M:%S.%fZ', '%Y-%m-%dT%H:%M:%SZ'):
-        try:
-            return datetime.datetime.strptime(text, form)
-        except ValueError:
-            continue
-    return None
-
-
 def executions_since(executions, since):
     """How many of ``executions`` (newest first, as n8n lists them) started at ``since`` or later; the listing is
     read only as far as the first older one. ValueError when ``since`` is not a time."""
-    start = _instant(since)
+    start = epoch_seconds(since)
     if start is None:
         raise ValueError('%r is not a time (such as 20261207T200819Z)' % since)
     count = 0
     for execution in executions:
-        started = _instant(execution.get('startedAt') or execution.get('createdAt'))
+        started = epoch_seconds(execution.get('startedAt') or execution.get('createdAt'))
         if started is not None and started < start:
             break
         count += 1

@@ -32,6 +32,7 @@ import re
 import time
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_text
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._time import epoch_seconds
 
 LOG_LINES = 20
 
@@ -42,25 +43,10 @@ class RollError(Exception):
 
 def started_at(text):
     """Seconds since the epoch of Docker's ``State.StartedAt`` (RFC 3339, nanoseconds, UTC)."""
-    found = re.match(r'^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$', text or '')
-    if not found:
+    seconds = epoch_seconds(text)
+    if seconds is None:
         raise RollError('Docker reported a start time that cannot be read: %r' % text)
-    year, month, day, hour, minute, second = (int(part) for part in found.groups()[:6])
-    fraction = float('0.' + found.group(7)) if found.group(7) else 0.0
-    zone = found.group(8)
-    offset = 0 if zone == 'Z' else (1 if zone[0] == '+' else -1) * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    days = _days_from_civil(year, month, day)
-    return days * 86400 + hour * 3600 + minute * 60 + second + fraction - offset
-
-
-def _days_from_civil(year, month, day):
-    """Days since 1970-01-01 of a proleptic Gregorian date (no time zone database needed)."""
-    year -= month <= 2
-    era = (year if year >= 0 else year - 399) // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
+    return seconds
 
 
 def stale(containers, newest):
