@@ -5,7 +5,7 @@
 # PRIVATE: this module_utils is private to the local_ai.llm_gateway collection
 # and may change without notice. Do not use it from outside the collection.
 """n8n_workflow_urls' credentials: the Header Auth credential converted nodes use (O(auth)), the targets of
-O(credential_moves), and state C(credential_absent). A failure raises ``UrlsError`` (through ``runner.fail``)."""
+O(credential_moves), and state C(credential_absent). A failure raises ``Failure`` (through ``runner.fail``)."""
 
 from __future__ import annotations
 

@@ -6,10 +6,11 @@
 # and may change without notice. Do not use it from outside the collection.
 """n8n_workflow_urls' state C(present): plan every workflow in scope, write the credentials the plans need, then
 write each workflow with the concurrency checks (read again right before its write, planned again when it changed).
-A failure raises ``UrlsError`` (through ``runner.fail``); one workflow's failure is its entry in the result."""
+A failure raises ``Failure`` (through ``runner.fail``); one workflow's failure is its entry in the result."""
 
 from __future__ import annotations
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import explain, is_global_failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import (
@@ -23,7 +24,7 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_credentials import (
     create_move_targets, credential_diff, find_move_targets, move_targets_to_create, resolve_credential,
 )
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_run import UrlsError, entry_of
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_run import entry_of
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import (
     changed_since, concurrency_entry, in_scope, is_active, put_body,
 )
@@ -39,15 +40,15 @@ def conversion_context(module, rules):
         return None
     problem = validate_model_map(params['model_map'])
     if problem:
-        raise UrlsError(problem)
+        raise Failure(problem)
     auth = params['auth'] or {}
     if auth:
         if not (auth.get('credential_name') or '').strip():
-            raise UrlsError('auth.credential_name must not be empty')
+            raise Failure('auth.credential_name must not be empty')
         if not (auth.get('header') or '').strip():
-            raise UrlsError('auth.header must not be empty')
+            raise Failure('auth.header must not be empty')
         if auth.get('value') is not None and not auth['value'].strip():
-            raise UrlsError('auth.value must not be empty (leave it out to use an existing credential)')
+            raise Failure('auth.value must not be empty (leave it out to use an existing credential)')
     return Context(params['model_map'], auth.get('credential_name'), auth.get('header'))
 
 

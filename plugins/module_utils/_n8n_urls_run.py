@@ -7,7 +7,8 @@
 """One run of n8n_workflow_urls: its client and result, its backups and journal, the credential record, and the
 pool that writes workflows in parallel.
 
-Expected failures raise ``UrlsError``; the module's ``main`` alone turns it into a failure, with the result so far.
+Expected failures raise ``_failure.Failure``; the module's ``main`` alone turns it into a failure, with the result so
+far.
 """
 
 from __future__ import annotations
@@ -16,22 +17,13 @@ import concurrent.futures
 import os
 import threading
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
     CREDENTIAL_RECORD, CredentialState, N8nClient, explain, is_global_failure, make_run_folder, run_stamp, write_backup,
     write_journal,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_restore import pending_entry, settled_entry
-
-
-class UrlsError(Exception):
-    """A failure the run expects (bad input, n8n refusing, a backup that cannot be written): ``msg`` and the
-    result's extra keys (such as ``status``)."""
-
-    def __init__(self, msg, **extra):
-        super(UrlsError, self).__init__(msg)
-        self.msg = msg
-        self.extra = extra
 
 
 class Runner(object):
@@ -61,7 +53,7 @@ class Runner(object):
     # -- results ---------------------------------------------------------------------------
     def fail(self, msg, **extra):
         """Stop the run: nothing more is written (the module fails with the result so far)."""
-        raise UrlsError(msg, **extra)
+        raise Failure(msg, **extra)
 
     def outcome(self):
         """The failure message of a run that wrote some workflows but not all, else None; the result is final."""

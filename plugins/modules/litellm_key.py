@@ -133,6 +133,7 @@ token:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._container_http import ContainerCurl, ContainerError
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError, JsonHttpClient
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._litellm_admin import LiteLLMKeys
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._litellm_keys import (
@@ -164,14 +165,14 @@ def validate(module):
     params = module.params
     url = params['url']
     if not url.startswith(('http://', 'https://')) or len(url.split('://', 1)[1].strip('/')) == 0:
-        module.fail_json(msg='url must be an http:// or https:// URL of the LiteLLM proxy, got %r' % url)
+        raise Failure('url must be an http:// or https:// URL of the LiteLLM proxy, got %r' % url)
     problems = key_problems(params['key'], min_length=LITELLM_MIN_KEY_LENGTH, master=params['master_key'])
     if problems:
-        module.fail_json(msg='key is refused: %s. Generate one with: echo "sk-$(openssl rand -hex 32)".'
+        raise Failure('key is refused: %s. Generate one with: echo "sk-$(openssl rand -hex 32)".'
                          % '; '.join(problems))
     for name in ('rpm_limit', 'tpm_limit', 'max_budget', 'retries', 'timeout', 'delay'):
         if params[name] is not None and params[name] < 0:
-            module.fail_json(msg='%s must not be negative' % name)
+            raise Failure('%s must not be negative' % name)
 
 
 def run(module, keys):
@@ -185,25 +186,31 @@ def run(module, keys):
                   status=plan['status'], token=token(params['key']))
     if module._diff:
         result['diff'] = plan['diff']
-    module.exit_json(**result)
+    return result
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    validate(module)
     params = module.params
-    send = ContainerCurl(module.run_command, None, None, running=params['container']) if params['container'] else None
-    client = JsonHttpClient(module, params['url'], secret_headers={'Authorization': 'Bearer ' + params['master_key']},
-                            timeout=params['timeout'], retries=params['retries'], delay=params['delay'], send=send)
     try:
-        run(module, LiteLLMKeys(client))
-    except ApiError as exc:
-        if exc.status > 0:
-            module.fail_json(msg=explain(exc.status, exc.body, params['url'], exc.call), status=exc.status)
-        module.fail_json(msg='LiteLLM at %s did not answer %s (%s): is its container running and healthy '
-                             '(docker ps)?' % (params['url'], exc.call, exc.detail), status=exc.status)
-    except ContainerError as exc:
-        module.fail_json(msg=str(exc))
+        validate(module)
+        send = None
+        if params['container']:
+            send = ContainerCurl(module.run_command, None, None, running=params['container'])
+        client = JsonHttpClient(module, params['url'],
+                                secret_headers={'Authorization': 'Bearer ' + params['master_key']},
+                                timeout=params['timeout'], retries=params['retries'], delay=params['delay'], send=send)
+        try:
+            module.exit_json(**run(module, LiteLLMKeys(client)))
+        except ApiError as exc:
+            if exc.status > 0:
+                raise Failure(explain(exc.status, exc.body, params['url'], exc.call), status=exc.status)
+            raise Failure('LiteLLM at %s did not answer %s (%s): is its container running and healthy (docker ps)?'
+                          % (params['url'], exc.call, exc.detail), status=exc.status)
+        except ContainerError as exc:
+            raise Failure(str(exc))
+    except Failure as exc:
+        exc.fail(module)
 
 
 if __name__ == '__main__':

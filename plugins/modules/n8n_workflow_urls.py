@@ -788,13 +788,14 @@ credential:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
     connection_argument_spec, validate_connection,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_credentials import credential_absent
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_present import present
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_restore import restore
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_run import Runner, UrlsError
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_run import Runner
 
 STATES = {'present': present, 'restored': restore, 'credential_absent': credential_absent}
 MAX_PARALLEL = 32
@@ -853,10 +854,9 @@ def main():
     runner = Runner(module)
     try:
         STATES[module.params['state']](module, runner)
-    except UrlsError as exc:
-        runner.result.update(exc.extra)
+    except Failure as exc:
         runner.result['api_calls'] = runner.client.counts
-        module.fail_json(msg=exc.msg, **runner.result)
+        exc.fail(module, **runner.result)
     msg = runner.outcome()
     if msg:
         module.fail_json(msg=msg, **runner.result)

@@ -274,6 +274,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._container_http import (
     ContainerCurl, ContainerError, probe_network, running_stand_in,
 )
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._ollama import (
     OllamaClient, explain, missing_models, summarize_pull,
@@ -309,49 +310,56 @@ def argument_spec():
 
 
 def validate(module):
+    """Raise Failure for input the argument spec cannot refuse."""
     url = module.params['url']
     if not url.startswith(('http://', 'https://')) or len(url.split('://', 1)[1].strip('/')) == 0:
-        module.fail_json(msg='url must be an http:// or https:// URL of the Ollama server, got %r' % url)
+        raise Failure('url must be an http:// or https:// URL of the Ollama server, got %r' % url)
     for name in ('timeout', 'delay', 'pull_timeout'):
         if module.params[name] < 0:
-            module.fail_json(msg='%s must not be negative' % name)
+            raise Failure('%s must not be negative' % name)
     if module.params['retries'] < 0:
-        module.fail_json(msg='retries must not be negative')
+        raise Failure('retries must not be negative')
     if module.params['container'] and module.params['pull_missing']:
-        module.fail_json(msg='pull_missing pulls from where the task runs; it cannot be combined with container')
+        raise Failure('pull_missing pulls from where the task runs; it cannot be combined with container')
 
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    validate(module)
+    try:
+        validate(module)
+        module.exit_json(**run(module))
+    except Failure as exc:
+        exc.fail(module)
+
+
+def run(module):
+    """check() from here, or from a container on O(container.network); its result."""
     container = module.params['container']
     if not container:
-        check(module, send=None, network=None)
-        return
+        return check(module, send=None, network=None)
     running = container['name'] or (container['reuse'] and running_stand_in(
         module.run_command, container['reuse'], container['network'], container['add_hosts']))
     try:
         if running:
-            check(module, send=ContainerCurl(module.run_command, None, container['network'], running=running,
-                                             connect_timeout=container['connect_timeout']),
-                  network=container['network'])
-            return
+            return check(module, send=ContainerCurl(module.run_command, None, container['network'], running=running,
+                                                    connect_timeout=container['connect_timeout']),
+                         network=container['network'])
         with probe_network(module.run_command, container['network'], container['subnet'],
                            container['gateway']) as network:
             send = ContainerCurl(module.run_command, container['image'], network,
                                  add_hosts=container['add_hosts'], connect_timeout=container['connect_timeout'])
             try:
-                check(module, send=send, network=container['network'])
+                return check(module, send=send, network=container['network'])
             finally:
                 # Before the temporary network goes: a network with a container on it cannot be removed.
                 send.close()
     except ContainerError as exc:
-        module.fail_json(msg=str(exc), changed=False, reachable=False, models=[], missing=[], pulled=[],
-                         checked_from='container on %s' % container['network'])
+        raise Failure(str(exc), changed=False, reachable=False, models=[], missing=[], pulled=[],
+                      checked_from='container on %s' % container['network'])
 
 
 def check(module, send, network):
-    """Ask Ollama (through ``send``, from ``network`` when not None), pull if asked; exit the module."""
+    """Ask Ollama (through ``send``, from ``network`` when not None), pull if asked; the result, or Failure."""
     params = module.params
     url = params['url'].rstrip('/')
     # The Host header is what a proxy will send: messages may name it, the other headers never.
@@ -366,8 +374,7 @@ def check(module, send, network):
         models, elapsed = client.tags()
         result['version'] = client.version()
     except ApiError as exc:
-        module.fail_json(msg=explain(exc, url, network=network, headers=shown_headers), status=exc.status,
-                         **result)
+        raise Failure(explain(exc, url, network=network, headers=shown_headers), status=exc.status, **result)
     result.update(reachable=True, models=models, latency_ms=round(elapsed * 1000.0, 2))
     missing = missing_models(params['models'], models)
 
@@ -381,13 +388,13 @@ def check(module, send, network):
                 statuses = client.pull(name, timeout=params['pull_timeout'])
             except ApiError as exc:
                 result['missing'] = missing
-                module.fail_json(msg='Pulling %s from %s failed: %s' % (name, url, exc.detail), **result)
+                raise Failure('Pulling %s from %s failed: %s' % (name, url, exc.detail), **result)
             result['pulled'].append(summarize_pull(name, statuses))
         if not module.check_mode:
             try:
                 models, dummy = client.tags()
             except ApiError as exc:
-                module.fail_json(msg=explain(exc, url), **result)
+                raise Failure(explain(exc, url), **result)
             result['models'] = models
             missing = missing_models(params['models'], models)
         else:
@@ -395,10 +402,9 @@ def check(module, send, network):
 
     result['missing'] = missing
     if missing and params['fail_on_missing']:
-        module.fail_json(msg='Ollama at %s lacks the model(s) %s. Pull them on the Ollama host (ollama pull %s) '
-                             'or set pull_missing: true.' % (url, ', '.join(missing), ' / '.join(missing)),
-                         **result)
-    module.exit_json(**result)
+        raise Failure('Ollama at %s lacks the model(s) %s. Pull them on the Ollama host (ollama pull %s) or set '
+                      'pull_missing: true.' % (url, ', '.join(missing), ' / '.join(missing)), **result)
+    return result
 
 
 if __name__ == '__main__':

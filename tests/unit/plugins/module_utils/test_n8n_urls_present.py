@@ -12,10 +12,11 @@ import os
 import pytest
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_urls_run
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import build_rules, plan_workflow
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_present import write_fresh
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_run import Runner, UrlsError, entry_of
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_run import Runner, entry_of
 
 OLD = 'https://llm.example.com/api/generate'
 NEW = 'http://llama-nginx/api/generate'
@@ -158,6 +159,6 @@ def test_a_backup_that_cannot_be_written_stops_the_write_and_the_run(run, monkey
 
 def test_expected_failures_are_one_exception_the_module_turns_into_its_failure(tmp_path):
     runner = Runner(Module(tmp_path), client=FakeClient())
-    with pytest.raises(UrlsError) as caught:
+    with pytest.raises(Failure) as caught:
         runner.fail('n8n refused', status=403)
-    assert caught.value.msg == 'n8n refused' and caught.value.extra == {'status': 403}
+    assert caught.value.msg == 'n8n refused' and caught.value.result == {'status': 403}
