@@ -169,7 +169,7 @@ def validate(module):
     problems = key_problems(params['key'], min_length=LITELLM_MIN_KEY_LENGTH, master=params['master_key'])
     if problems:
         raise Failure('key is refused: %s. Generate one with: echo "sk-$(openssl rand -hex 32)".'
-                         % '; '.join(problems))
+                      % '; '.join(problems))
     for name in ('rpm_limit', 'tpm_limit', 'max_budget', 'retries', 'timeout', 'delay'):
         if params[name] is not None and params[name] < 0:
             raise Failure('%s must not be negative' % name)
