@@ -50,7 +50,7 @@ SECRET_NAME = re.compile(
     r'|^(?:x_)?auth$')
 
 _SCHEME = re.compile(r'(?i)(bearer|basic|digest|token)(\s+)\S')
-_USERINFO = re.compile(r'(https?://[^/?#@\s:]*):[^/?#@\s]*@', re.I)
+_USERINFO = re.compile(r'(\b[a-z][a-z0-9+.\-]*://[^/?#@\s:]*):[^/?#@\s]*@', re.I)
 _EXPRESSION = r'\{\{.*?\}\}'
 _BEARER = re.compile(r'(?i)\b(bearer)(\s+)(' + _EXPRESSION + r'|[^\s"\'\\,;{}()\[\]<>]+)')
 _PAIR = re.compile(
@@ -78,7 +78,7 @@ def is_secret_name(name):
 
 
 def mask_url(value):
-    """Hide a password in URL user info: ``https://u:secret@h`` -> ``https://u:********@h``."""
+    """Hide a password in URL user info, any scheme: ``postgresql://u:secret@h`` -> ``postgresql://u:********@h``."""
     if not isinstance(value, str):
         return value
     return _USERINFO.sub(r'\1:' + MASK + '@', value)
@@ -120,6 +120,16 @@ def mask_text(text):
     text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     text = _PAIR.sub(_pair, text)
     return _QUERY.sub(_query, text)
+
+
+def mask_known(text, secrets=()):
+    """``text`` with each of ``secrets`` (the values a caller knows to be secret; empty ones are skipped, longest
+    first) masked, then what ``mask_text`` masks."""
+    if not isinstance(text, str):
+        return text
+    for secret in sorted((str(s) for s in secrets or () if s not in (None, '')), key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return mask_text(text)
 
 
 def hide(value):

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import (
-    CHANGED, MASK, hide, is_secret_name, is_secret_place, mask_change, mask_text, mask_value, words,
+    CHANGED, MASK, hide, is_secret_name, is_secret_place, mask_change, mask_known, mask_text, mask_value, words,
 )
 
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -204,3 +204,20 @@ def test_text_masking_is_idempotent(text):
 def test_text_without_pairs_or_bearer_is_unchanged(text):
     assume('bearer' not in text.lower())
     assert mask_text(text) == text
+
+
+def test_known_secrets_are_masked_wherever_they_stand_then_the_usual_rule():
+    said = 'bad key sk-abc123 for postgresql://u:pw@db/x; redis said nopass'
+    masked = mask_known(said, ['sk-abc123', '', None, 'postgresql://u:pw@db/x', 'nopass'])
+    assert masked == 'bad key %s for %s; redis said %s' % (MASK, MASK, MASK)
+    # Without the URL among the secrets, its password is still masked by the usual rule.
+    assert mask_known('at postgresql://u:pw@db/x', []) == 'at postgresql://u:%s@db/x' % MASK
+    # A longer secret that contains a shorter one is masked whole.
+    assert mask_known('k=abcdef', ['abc', 'abcdef']) == 'k=' + MASK
+    assert mask_known(None, ['x']) is None
+
+
+@PROPS
+@given(st.text(alphabet='abcdefghijklmnopqrstuvwxyz0123456789-_', min_size=6, max_size=40), st.text(max_size=60))
+def test_a_known_secret_never_survives(secret, around):
+    assert secret not in mask_known(around + secret + around, [secret])
