@@ -123,18 +123,18 @@ def test_models_and_limits_from_the_variables(setup):
 
 
 def test_the_rollback_revokes_it_once(setup):
-    stats, failed, dummy = setup.play(_litellm_n8n_key_state='absent')
+    stats, failed, dummy = setup.play(llm_gateway_litellm_n8n_key_state='absent')
     assert failed is None and stats['changed'] == 1
     state = setup.state()
     assert state['keys'] == {} and len(state['deleted']) == 1
-    stats, failed, dummy = setup.play(_litellm_n8n_key_state='absent')
+    stats, failed, dummy = setup.play(llm_gateway_litellm_n8n_key_state='absent')
     assert failed is None and stats['changed'] == 0
 
 
 def test_without_a_running_litellm_the_rollback_says_the_key_stays(setup):
     setup.play()
     docker('stop', '--time', '2', LITELLM)
-    stats, failed, proc = setup.play(_litellm_n8n_key_state='absent')
+    stats, failed, proc = setup.play(llm_gateway_litellm_n8n_key_state='absent')
     assert failed is None and stats['changed'] == 0
     assert 'was not revoked' in proc.stdout and 'key_aliases' in proc.stdout
     docker('start', LITELLM)
