@@ -83,7 +83,16 @@ stage_docs() {
     || die "ansible-builder introspect failed"
   grep -q '^- .requests>=2.25.0  # from collection local_ai.llm_gateway.$' "$out/ee-introspect.yml" \
     || die "ansible-builder did not read the collection's execution-environment needs: $(cat "$out/ee-introspect.yml")"
-  log "antsibull-docs finds nothing to fix; an execution environment gets the collection's Python needs (requests)"
+  # The EE definition users build (ee/): ansible-builder writes its build context (no image is built here).
+  rm -rf "$out/ee-context"
+  with_venv ansible-builder create -f ee/execution-environment.yml --context "$out/ee-context" >/dev/null \
+    || die "ansible-builder create refused ee/execution-environment.yml"
+  grep -q '^  - name: local_ai.llm_gateway$' "$out/ee-context/_build/requirements.yml" \
+    || die "the EE build context does not install the collection: $(cat "$out/ee-context/_build/requirements.yml")"
+  grep -q 'introspect.py introspect' "$out/ee-context/Dockerfile" \
+    || die "the EE build context does not read the collections' needs"
+  log "antsibull-docs finds nothing to fix; an execution environment gets the collection's Python needs (requests), and ee/ builds one"
+
 }
 stage_build() {
   # Build the tarball, install it offline into an empty folder, and render the
