@@ -656,3 +656,24 @@ def test_restore_carries_a_workflow_and_a_credential_made_since_into_the_origina
     original = [w for w in n8n_call(host, 'GET', '/api/v1/workflows?limit=250', base=OLD_N8N_API)['data']
                 if w['name'] == 'LLM webhook'][0]
     assert node(original, 'Ask Ollama')['parameters']['url'] == 'https://llm.%s/api/generate' % DOMAIN
+
+
+def test_a_takeover_that_would_overwrite_a_kept_container_is_refused_before_any_change(host):
+    # After the restore the original n8n runs under its own name, and site.yml would take it over again, keeping it
+    # as <name>-pre-llm-gateway. A container of that name left from an earlier run would be overwritten: the play
+    # refuses before any change, naming both and the way out.
+    kept = OLD_N8N + '-pre-llm-gateway'
+    everything = "docker ps -a --format '{{.Names}} {{.ID}} {{.State}}' | sort"
+    files = "find %s -printf '%%p %%y %%m %%s\\n' | sort" % ROOT
+    host.run_expect([0], 'docker create --name %s llm-gateway-test/nginx:latest' % kept)
+    try:
+        containers, on_disk = host.check_output(everything), host.check_output(files)
+        rc, out = run_playbook('site.yml')
+        assert rc != 0
+        assert ('%s would be replaced, but a container kept from an earlier run already has the name %s. Run '
+                'playbooks/restore.yml to go back to it first, or remove the one you no longer need (docker rm). '
+                'Nothing was changed.' % (OLD_N8N, kept)) in out, out[-3000:]
+        assert host.check_output(everything) == containers
+        assert host.check_output(files) == on_disk
+    finally:
+        host.run('docker rm -f %s' % kept)
