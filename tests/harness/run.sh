@@ -101,12 +101,12 @@ stage_build() {
   rm -rf "$out"; mkdir -p "$out/collections"
   with_venv ansible-galaxy collection build --force --output-path "$out" .
   tarball=$(ls "$out"/local_ai-llm_gateway-*.tar.gz)
-  # Only what users need: no test, lint, bench, Molecule or local inventory
-  # files; of changelogs/, the release data and its configuration, no fragments.
+  # Only what users need (docs/ too, which the README links to): no test, lint, bench, Molecule or local
+  # inventory files; of changelogs/, the release data and its configuration, no fragments.
   local top
   top=$(tar -tzf "$tarball" | sed -e 's|^\./||' | awk -F/ '$1 == "inventory" || $1 == "changelogs" {if ($2 != "") print $1 "/" $2; next} {print $1}' \
         | sort -u | tr '\n' ' ')
-  [ "$top" = "CHANGELOG.md CHANGELOG.rst FILES.json LICENSE MANIFEST.json README.md changelogs/changelog.yaml changelogs/config.yaml inventory/example inventory/example-scale meta playbooks plugins requirements.yml roles " ] \
+  [ "$top" = "CHANGELOG.md CHANGELOG.rst FILES.json LICENSE MANIFEST.json README.md changelogs/changelog.yaml changelogs/config.yaml docs inventory/example inventory/example-scale meta playbooks plugins requirements.yml roles " ] \
     || die "the tarball holds more or less than users need: $top"
   ! tar -tzf "$tarball" | grep -q '__pycache__\|\.pyc$' || die "the tarball holds compiled Python files"
   : >"$out/ansible.cfg"
