@@ -65,3 +65,44 @@ def test_shared_variables_have_one_default():
     differing = {name: by_role for name, by_role in seen.items()
                  if len(set(repr(v) for v in by_role.values())) > 1}
     assert not differing, differing
+
+
+def _role_entries(tasks):
+    """(role, tasks_from) of every include_role/import_role in a list of tasks, blocks included."""
+    for task in tasks or []:
+        yield from _role_entries(task.get('block'))
+        for action in ('ansible.builtin.include_role', 'ansible.builtin.import_role'):
+            if action in task:
+                yield task[action]['name'], task[action].get('tasks_from', 'main'), task.get('loop')
+
+
+PLAYBOOKS = sorted(f for f in os.listdir(os.path.join(REPO, 'playbooks')) if f.endswith('.yml'))
+
+
+@pytest.mark.parametrize('playbook', PLAYBOOKS)
+def test_every_entry_point_a_playbook_uses_is_documented(playbook):
+    with open(os.path.join(REPO, 'playbooks', playbook)) as f:
+        plays = yaml.safe_load(f)
+    missing = []
+    for play in plays:
+        for section in ('pre_tasks', 'tasks', 'post_tasks'):
+            for name, entry, loop in _role_entries(play.get(section)):
+                roles = [r.rsplit('.', 1)[1] for r in loop] if loop else [name.rsplit('.', 1)[1]]
+                for role in roles:
+                    specs = (load(role, 'meta', 'argument_specs.yml') or {}).get('argument_specs', {})
+                    if entry not in specs or not os.path.exists(os.path.join(REPO, 'roles', role, 'tasks', entry + '.yml')):
+                        missing.append('%s:%s' % (role, entry))
+    assert not missing, '%s enters roles through undocumented entry points: %s' % (playbook, missing)
+
+
+def test_site_reads_as_stages_each_entering_a_role_once():
+    with open(os.path.join(REPO, 'playbooks', 'site.yml')) as f:
+        (play,) = yaml.safe_load(f)
+    stages = play['tasks']
+    assert [s['name'].split(':')[0] for s in stages] == [
+        'Stage 1, check', 'Stage 2, host', 'Stage 3, configuration', 'Stage 4, switch', 'Stage 5, workflows',
+        'Stage 6, report']
+    assert not play.get('roles') and not play.get('pre_tasks') and not play.get('post_tasks')
+    for stage in stages:
+        roles = [name for name, _, loop in _role_entries(stage['block']) if not loop]
+        assert len(roles) == len(set(roles)), '%s enters a role twice: %s' % (stage['name'], roles)
