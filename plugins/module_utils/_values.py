@@ -88,6 +88,15 @@ KINDS = {
                      'an Ollama model such as llama3 or llama3:8b'),
     'bearer_key': (r'[A-Za-z0-9._~+/=-]{24,200}',
                    '24 to 200 letters, digits or . _ ~ + / = - (for example: openssl rand -hex 24)'),
+    'key_alias': (r'[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}',
+                  'a letter or digit, then up to 63 letters, digits or _ . : @ -, such as n8n'),
+    'budget_duration': (r'[1-9][0-9]{0,8}(?:s|m|h|d|mo)', 'a duration such as 30s, 10m, 1h, 1d or 1mo'),
+}
+# Forms of secret values that may hold any character but white space where a
+# password goes, so they are not KINDS (whose values are single safe tokens).
+SECRET_FORMS = {
+    'postgres_url': (r'postgres(?:ql)?://[^\s/@]+@[^\s/@]+/[^\s/?]+(?:\?\S*)?',
+                     'postgresql://USER:PASSWORD@HOST:5432/DATABASE'),
 }
 SECRET_KINDS = frozenset(('bearer_key',))
 STRUCTURED = {
@@ -97,7 +106,7 @@ STRUCTURED = {
     'mem_limits': 'a mapping of the services nginx, n8n, litellm, postgres and redis to Docker sizes, such as {n8n: 2g}',
     'command': 'a Compose healthcheck test: a list of texts that starts with CMD, CMD-SHELL or NONE',
 }
-_COMPILED = dict((kind, re.compile(pattern)) for kind, (pattern, dummy) in KINDS.items())
+_COMPILED = dict((kind, re.compile(pattern)) for kind, (pattern, dummy) in list(KINDS.items()) + list(SECRET_FORMS.items()))
 # What a value must never hold, in the order they are reported.
 _BREAKING = ';{}\'"`$#\\'
 
@@ -141,7 +150,7 @@ def defect(value):
 
 
 def matches(kind, value):
-    """Whether a scalar ``value`` has the form of ``kind`` (whole value)."""
+    """Whether a scalar ``value`` has the form of ``kind`` (of KINDS or SECRET_FORMS; whole value)."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return False
     return _COMPILED[kind].fullmatch(str(value)) is not None

@@ -22,7 +22,8 @@ options:
     required: true
   kind:
     description: The kind, such as V(domain), V(cidr), V(ipv4), V(base_url), V(publish), V(loopback_publish),
-      V(listen), V(model_name), V(ollama_model) or V(bearer_key).
+      V(listen), V(model_name), V(ollama_model), V(bearer_key), V(key_alias), V(budget_duration) or
+      V(postgres_url) (a secret form whose password may hold any character but white space).
     type: str
     required: true
 '''
@@ -41,12 +42,13 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._values import KINDS, matches
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._values import KINDS, SECRET_FORMS, matches
 
 
 def value_kind(value, kind):
-    if kind not in KINDS:
-        raise AnsibleFilterError('value_kind: unknown kind %r (known: %s)' % (kind, ', '.join(sorted(KINDS))))
+    if kind not in KINDS and kind not in SECRET_FORMS:
+        raise AnsibleFilterError('value_kind: unknown kind %r (known: %s)'
+                                 % (kind, ', '.join(sorted(list(KINDS) + list(SECRET_FORMS)))))
     return matches(kind, value)
 
 

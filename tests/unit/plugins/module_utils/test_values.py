@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._values import (
-    KINDS, STRUCTURED, check_value, defect, kinds, matches, problems, secret_problems,
+    KINDS, SECRET_FORMS, STRUCTURED, check_value, defect, kinds, matches, problems, secret_problems,
 )
 
 PROPS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -45,6 +45,8 @@ GOOD = {
     'model_name': ['llama3', 'qwen2.5:7b', 'team/llama3@fast'],
     'ollama_model': ['llama3', 'llama3:8b', 'hf.co/bartowski/Llama-3.2-1B-Instruct-GGUF:Q4_K_M'],
     'bearer_key': ['a' * 24, 'sk-' + 'A1b2' * 10, 'abc.def_ghi~jkl+mno/pqr=stu-vwx'],
+    'key_alias': ['n8n', 'n8n-prod.1', 'team:n8n@host'],
+    'budget_duration': ['30s', '10m', '1h', '1d', '1mo'],
 }
 BAD = {
     'domain': ['', 'Example.com', 'example', 'example.com.', '-a.com', 'example.com\n'],
@@ -66,6 +68,8 @@ BAD = {
     'base_url': ['http://h/v1', 'http://h:99999', 'ftp://h', 'http://h/\n'],
     'loopback_publish': ['0.0.0.0:8080', '8080', '127.0.0.1', '127.0.0.256:80', '127.0.0.1:0'],
     'bearer_key': ['short', 'a' * 201, 'a' * 23 + ' '],
+    'key_alias': ['', '-n8n', 'a' * 65, 'n8n key'],
+    'budget_duration': ['0d', '1w', '1', 'd', '1d\n'],
 }
 
 
@@ -257,3 +261,17 @@ def test_a_good_secret_has_no_problem_and_the_filter_names_bad_entries_of_a_mapp
     assert check({'llm_gateway_postgres_password': '0123456789abcdef0123', 'llm_gateway_redis_password': 'x'}) == [
         'llm_gateway_redis_password']
     assert check('x') == secret_problems('x')
+
+
+@pytest.mark.parametrize('value,good', [
+    ('postgresql://litellm:p$w#rd;x@llama-postgres:5432/litellm', True),
+    ('postgres://u:p@h/db?sslmode=disable', True),
+    ('postgresql://u:p@h:5432/db\n', False),
+    ('postgresql://u:p w@h/db', False),
+    ('postgresql://h/db', False),
+    ('mysql://u:p@h/db', False),
+    ('postgresql://u:p@h/', False),
+])
+def test_a_database_url_is_a_secret_form_whose_password_may_hold_anything_but_white_space(value, good):
+    assert matches('postgres_url', value) is good
+    assert 'postgres_url' in SECRET_FORMS and 'postgres_url' not in KINDS
