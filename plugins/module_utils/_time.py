@@ -9,6 +9,7 @@ the play's folder names (``20261207T200819Z``)."""
 
 from __future__ import annotations
 
+import calendar
 import re
 
 _RFC3339 = re.compile(r'^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$')
@@ -24,14 +25,9 @@ def epoch_seconds(text):
     fraction = float('0.' + found.group(7)) if found.group(7) else 0.0
     zone = found.group(8)
     offset = 0 if zone == 'Z' else (1 if zone[0] == '+' else -1) * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    return _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second + fraction - offset
+    try:
+        seconds = calendar.timegm((year, month, day, hour, minute, second))
+    except ValueError:  # no such month (calendar checks months, not days)
+        return None
+    return seconds + fraction - offset
 
-
-def _days_from_civil(year, month, day):
-    """Days since 1970-01-01 of a proleptic Gregorian date (no time zone database needed)."""
-    year -= month <= 2
-    era = (year if year >= 0 else year - 399) // 400
-    yoe = year - era * 400
-    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468

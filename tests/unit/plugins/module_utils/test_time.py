@@ -20,7 +20,8 @@ def test_each_form_the_services_write():
     assert epoch_seconds('2026-12-07T19:38:19.000-00:30') == epoch_seconds('2026-12-07T20:08:19Z')
 
 
-@pytest.mark.parametrize('text', [None, '', 'yesterday', '2026-12-07', '2026-12-07 20:08:19Z', '20261207T2008Z'])
+@pytest.mark.parametrize('text', [None, '', 'yesterday', '2026-12-07', '2026-12-07 20:08:19Z', '20261207T2008Z',
+                                  '2026-13-07T20:08:19Z', '20260007T200819Z'])
 def test_what_is_not_a_time_is_none(text):
     assert epoch_seconds(text) is None
 
