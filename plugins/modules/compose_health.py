@@ -58,7 +58,7 @@ EXAMPLES = r'''
 RETURN = r'''
 containers:
   description: The containers that are not healthy, by name.
-  returned: always
+  returned: when Docker could be read (also when O(fail_unless_ready) fails the task)
   type: list
   elements: dict
   contains:
@@ -71,7 +71,7 @@ containers:
   sample: [{name: llama-litellm, service: litellm, status: starting, health: "Connection refused", logs: "..."}]
 summary:
   description: One sentence per container of RV(containers), for a message; empty when all are healthy.
-  returned: always
+  returned: when Docker could be read (also when O(fail_unless_ready) fails the task)
   type: str
 '''
 
