@@ -21,7 +21,7 @@ import os
 import re
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_text
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import CredentialState
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_credential_record import CredentialState
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import build_rules, plan_nodes
 
 KINDS = ('workflows', 'credentials')

@@ -20,8 +20,8 @@ from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow
     MAX_DEPTH, READ_ONLY_NODE_KEYS, canonical, changed_since, has_unpublished_draft, is_active,
 )
 
-# The outcome of a journal entry (see _n8n.write_journal). An entry is written with UNKNOWN right before
-# the workflow's write and settled once the run has read the workflow back; it stays UNKNOWN when the run
+# The outcome of a journal entry (see _n8n_journal.write_journal). An entry is written with UNKNOWN right
+# before the workflow's write and settled once the run has read the workflow back; it stays UNKNOWN when the run
 # never could (the write timed out or failed and the read back failed too, or the run was stopped).
 WRITTEN = 'written'
 NOT_WRITTEN = 'not written'

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import explain, short_fingerprint
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_client import explain
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_credential_record import short_fingerprint
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_node import HEADER_AUTH
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import apply_credential, apply_moves
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_workflow import credential_users

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import explain, is_global_failure
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_client import explain, is_global_failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_openai_chat import (
     OPENAI_CHAT, Context, OpenAIChatConverter, validate_model_map,
 )

@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
-    explain, is_global_failure, read_backups, read_journal,
-)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_backups import read_backups
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_client import explain, is_global_failure
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_journal import read_journal
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_restore import (
     changed_during_restore, content_differs, node_differences, restore_diff, restore_refusal, restore_skip,
     restore_steps, restored_ok,

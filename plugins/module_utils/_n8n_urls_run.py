@@ -19,10 +19,16 @@ import threading
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
-    CREDENTIAL_RECORD, CredentialState, N8nClient, explain, is_global_failure, make_run_folder, run_stamp, write_backup,
-    write_journal,
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_backups import (
+    make_run_folder, run_stamp, write_backup,
 )
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_client import (
+    N8nClient, explain, is_global_failure,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_credential_record import (
+    CREDENTIAL_RECORD, CredentialState,
+)
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_journal import write_journal
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_restore import pending_entry, settled_entry
 
 
@@ -121,7 +127,7 @@ class Runner(object):
             self.backup_of[workflow.get('id')] = path
             self.result['backups'].append(path)
 
-    # -- the run's journal, written as each workflow is (see _n8n.write_journal) -------------
+    # -- the run's journal, written as each workflow is (see _n8n_journal.write_journal) -------
     def note_writing(self, workflow):
         """Journal ``workflow`` (as read right before its write, backed up) with its outcome unknown, before the
         write; raises OSError (then it is not written)."""

@@ -74,7 +74,7 @@ import itertools
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_client import (
     PAGE_SIZE, N8nClient, connection_argument_spec, executions_since, explain, validate_connection)
 
 

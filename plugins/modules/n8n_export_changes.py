@@ -104,7 +104,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import CREDENTIAL_RECORD
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_credential_record import CREDENTIAL_RECORD
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_export import (
     ExportError, changed_items, export_changes, export_folder, moved_ids, own_credentials, read_items, stage_created)
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_rewrite import RuleError

@@ -789,7 +789,7 @@ credential:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import (
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_client import (
     connection_argument_spec, validate_connection,
 )
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_urls_credentials import credential_absent

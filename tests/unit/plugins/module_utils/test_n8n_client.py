@@ -1,15 +1,13 @@
-"""The n8n client (pagination, errors, retries) and the backup files."""
+"""The n8n client: pagination, errors, retries, redirects and creates whose answer is lost."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import stat
 
 import pytest
 
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_client
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 
 KEY = 'n8n-test-key-0123456789'
@@ -29,7 +27,7 @@ def page(items, offset=None, limit=250):
 
 
 def client(retries=0):
-    return _n8n.N8nClient(Module(), URL + '/', KEY, timeout=5, retries=retries, delay=0)
+    return _n8n_client.N8nClient(Module(), URL + '/', KEY, timeout=5, retries=retries, delay=0)
 
 
 def test_pagination_follows_next_cursor_with_limit_250(fetch_script):
@@ -81,7 +79,7 @@ def test_not_json_is_explained(fetch_script):
     fetch_script([('GET', '/api/v1/workflows?limit=250', 200, b'n8n is starting up. Please wait')])
     with pytest.raises(ApiError) as caught:
         list(client().list_workflows())
-    message = _n8n.explain(caught.value, URL)
+    message = _n8n_client.explain(caught.value, URL)
     assert 'not as n8n' in message and 'GET /api/v1/workflows?limit=250' in message
 
 
@@ -120,7 +118,7 @@ def test_4xx_is_not_retried(fetch_script):
     with pytest.raises(ApiError) as caught:
         client(retries=3).put_workflow('w1', {})
     assert len(script.calls) == 1
-    assert 'HTTP 400 Cannot update an archived workflow.' in _n8n.explain(caught.value, URL)
+    assert 'HTTP 400 Cannot update an archived workflow.' in _n8n_client.explain(caught.value, URL)
 
 
 @pytest.mark.parametrize('status,body,words', [
@@ -132,7 +130,7 @@ def test_http_errors_are_explained(fetch_script, status, body, words):
     fetch_script([('GET', '/api/v1/workflows?limit=250', status, body)])
     with pytest.raises(ApiError) as caught:
         list(client().list_workflows())
-    message = _n8n.explain(caught.value, URL)
+    message = _n8n_client.explain(caught.value, URL)
     for word in words:
         assert word in message
     assert KEY not in message
@@ -147,10 +145,10 @@ def test_connection_errors_are_explained(fetch_script, msg, words):
     fetch_script([('GET', '/api/v1/workflows?limit=250', -1, msg)])
     with pytest.raises(ApiError) as caught:
         list(client().list_workflows())
-    message = _n8n.explain(caught.value, URL)
+    message = _n8n_client.explain(caught.value, URL)
     for word in words:
         assert word in message
-    assert _n8n.is_global_failure(caught.value)
+    assert _n8n_client.is_global_failure(caught.value)
 
 
 def test_workflow_ids_are_quoted(fetch_script):
@@ -170,53 +168,8 @@ def test_workflow_ids_are_quoted(fetch_script):
 def test_validate_connection(params, words):
     base = {'url': URL, 'api_key': KEY, 'timeout': 30, 'retries': 3, 'delay': 1}
     base.update(params)
-    assert words in _n8n.validate_connection(base)
-    assert _n8n.validate_connection(dict(base, url=URL, api_key=KEY, timeout=1, retries=0, delay=0)) is None
-
-
-# ---------------------------------------------------------------------------------------------
-# backups
-
-def test_backup_files(tmp_path):
-    stamp = _n8n.run_stamp()
-    folder = _n8n.make_run_folder(str(tmp_path / 'b' / 'c'), stamp)
-    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700 and os.path.basename(folder) == stamp
-    second = _n8n.make_run_folder(str(tmp_path / 'b' / 'c'), stamp)
-    assert second != folder and second.startswith(folder)
-    wf = {'id': 'w1', 'name': 'ü', 'nodes': [], 'connections': {}, 'active': True, 'pinData': {'a': 1}}
-    path = _n8n.write_backup(folder, wf, stamp)
-    assert os.path.basename(path) == 'w1-%s.json' % stamp
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    with open(path) as handle:
-        assert json.load(handle) == wf
-    with pytest.raises(OSError):
-        _n8n.write_backup(folder, wf, stamp)      # never overwrites
-    assert _n8n.read_backups(path) == ([(path, wf)], [])
-    assert _n8n.read_backups(folder) == ([(path, wf)], [])
-    assert [n for n in os.listdir(folder) if n.endswith('.tmp')] == [], 'no temporary file is left'
-
-
-def test_read_backups_refuses_what_is_not_a_backup(tmp_path):
-    with pytest.raises(ValueError) as caught:
-        _n8n.read_backups(str(tmp_path / 'missing'))
-    assert 'does not exist' in str(caught.value)
-    with pytest.raises(ValueError) as caught:
-        _n8n.read_backups(str(tmp_path))
-    assert 'no *.json' in str(caught.value)
-    (tmp_path / 'x.json').write_text('{"id": "a"}')
-    with pytest.raises(ValueError) as caught:
-        _n8n.read_backups(str(tmp_path))
-    assert 'not an n8n workflow backup' in str(caught.value)
-    (tmp_path / 'x.json').write_text('not json')
-    with pytest.raises(ValueError) as caught:
-        _n8n.read_backups(str(tmp_path))
-    assert 'cannot read' in str(caught.value)
-    wf = {'id': 'a', 'name': 'n', 'nodes': [], 'connections': {}}
-    (tmp_path / 'x.json').write_text(json.dumps(wf))
-    (tmp_path / 'y.json').write_text(json.dumps(wf))
-    with pytest.raises(ValueError) as caught:
-        _n8n.read_backups(str(tmp_path))
-    assert 'same workflow a' in str(caught.value)
+    assert words in _n8n_client.validate_connection(base)
+    assert _n8n_client.validate_connection(dict(base, url=URL, api_key=KEY, timeout=1, retries=0, delay=0)) is None
 
 
 def test_retry_after_is_honoured_up_to_a_cap(monkeypatch):
@@ -231,7 +184,7 @@ def test_retry_after_is_honoured_up_to_a_cap(monkeypatch):
     with pytest.raises(ApiError) as caught:
         client(retries=3).get_workflow('w1')
     assert sleeps == [7.0, _http.MAX_RETRY_AFTER, 0]
-    assert caught.value.status == 500 and 'HTTP 500 boom' in _n8n.explain(caught.value, URL)
+    assert caught.value.status == 500 and 'HTTP 500 boom' in _n8n_client.explain(caught.value, URL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,8 +214,8 @@ class Credentials(object):
 @pytest.fixture
 def live_client(ansible_module):
     def make(url, retries=2, timeout=5):
-        module = ansible_module(_n8n.connection_argument_spec(), {'url': url, 'api_key': KEY})
-        return _n8n.N8nClient(module, url, KEY, timeout=timeout, retries=retries, delay=0)
+        module = ansible_module(_n8n_client.connection_argument_spec(), {'url': url, 'api_key': KEY})
+        return _n8n_client.N8nClient(module, url, KEY, timeout=timeout, retries=retries, delay=0)
     return make
 
 
@@ -272,10 +225,10 @@ def test_a_redirect_to_another_origin_never_gets_the_api_key(local_server, live_
     first = local_server(lambda server, request: (status, {'Location': other.url + request['path']}, b''))
     with pytest.raises(ApiError) as caught:
         list(live_client(first.url).list_workflows())
-    assert caught.value.kind == 'redirect' and _n8n.is_global_failure(caught.value)
+    assert caught.value.kind == 'redirect' and _n8n_client.is_global_failure(caught.value)
     assert other.requests == []
     assert first.requests[0]['headers']['x-n8n-api-key'] == KEY
-    message = _n8n.explain(caught.value, first.url)
+    message = _n8n_client.explain(caught.value, first.url)
     assert other.url + '/api/v1/workflows?limit=250' in message and 'another origin' in message
     assert 'answers directly' in message and KEY not in message
 
@@ -325,7 +278,7 @@ def test_a_lost_create_that_finds_several_credentials_names_them(local_server, l
     server = local_server(n8n)
     with pytest.raises(ApiError) as caught:
         live_client(server.url).create_credential('LiteLLM', 'httpHeaderAuth', {'name': 'A', 'value': 'v'})
-    assert caught.value.kind == 'duplicate' and 'cred0, cred2' in _n8n.explain(caught.value, server.url)
+    assert caught.value.kind == 'duplicate' and 'cred0, cred2' in _n8n_client.explain(caught.value, server.url)
     assert [r['method'] for r in server.requests] == ['POST', 'GET']
 
 
@@ -341,60 +294,3 @@ def test_activate_sets_a_state_and_is_retried_after_a_reset(local_server, live_c
     server = local_server(Credentials(lose=['reset']))
     assert live_client(server.url).activate('w1', 'v1') == {'id': 'w1', 'active': True}
     assert [(r['method'], r['path']) for r in server.requests] == [('POST', '/api/v1/workflows/w1/activate')] * 2
-
-
-def test_atomic_write_replaces_whole_or_not_at_all(tmp_path, monkeypatch):
-    path = str(tmp_path / 'state.json')
-    _n8n.atomic_write(path, b'old')
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    _n8n.atomic_write(path, b'new')
-    assert open(path, 'rb').read() == b'new'
-
-    def crash(src, dst):
-        raise OSError('disk gone')
-    monkeypatch.setattr(_n8n.os, 'replace', crash)
-    with pytest.raises(OSError):
-        _n8n.atomic_write(path, b'half')
-    assert open(path, 'rb').read() == b'new', 'a failed write leaves the old file'
-    assert sorted(os.listdir(str(tmp_path))) == ['state.json'], 'and no temporary file'
-
-
-def test_backup_is_written_through_a_fsynced_temporary_file(tmp_path, monkeypatch):
-    synced = []
-    real_fsync = os.fsync
-    monkeypatch.setattr(_n8n.os, 'fsync', lambda fd: synced.append(fd) or real_fsync(fd))
-    renamed = []
-    real_link = os.link
-    monkeypatch.setattr(_n8n.os, 'link', lambda src, dst: renamed.append((src, dst)) or real_link(src, dst))
-    path = _n8n.write_backup(str(tmp_path), {'id': 'w1', 'name': 'n', 'nodes': [], 'connections': {}}, 'S')
-    assert renamed and os.path.dirname(renamed[0][0]) == str(tmp_path) and renamed[0][0].endswith('.tmp')
-    assert renamed[0][1] == path and len(synced) >= 2, 'the file and its folder are fsynced'
-    assert os.listdir(str(tmp_path)) == [os.path.basename(path)]
-
-
-def test_read_backups_ignores_leftovers_and_damaged_files_with_a_warning(tmp_path):
-    good = {'id': 'a', 'name': 'n', 'nodes': [], 'connections': {}}
-    (tmp_path / 'a-S.json').write_text(json.dumps(good))
-    (tmp_path / '.b-S.json.x1y2.tmp').write_text('{"id": "b", "na')
-    (tmp_path / 'c-S.json').write_text('{"id": "c", "na')        # cut short
-    (tmp_path / 'journal.json').write_text('{}')                  # the run's journal is no backup
-    found, warnings = _n8n.read_backups(str(tmp_path))
-    assert found == [(str(tmp_path / 'a-S.json'), good)]
-    assert len(warnings) == 2
-    assert 'leftover of an interrupted backup write' in warnings[0] and '.b-S.json.x1y2.tmp' in warnings[0]
-    assert 'cannot read the backup' in warnings[1] and 'c-S.json' in warnings[1] and 'ignored' in warnings[1]
-    with pytest.raises(ValueError) as caught:
-        _n8n.read_backups(str(tmp_path / 'c-S.json'))                 # named alone, it still fails
-    assert 'cannot read the backup' in str(caught.value)
-
-
-def test_backup_without_hard_links_still_never_overwrites(tmp_path, monkeypatch):
-    def no_links(src, dst):
-        raise PermissionError(1, 'Operation not permitted')
-    monkeypatch.setattr(_n8n.os, 'link', no_links)
-    wf = {'id': 'w1', 'name': 'n', 'nodes': [], 'connections': {}}
-    path = _n8n.write_backup(str(tmp_path), wf, 'S')
-    assert json.loads(open(path).read()) == wf and os.listdir(str(tmp_path)) == ['w1-S.json']
-    with pytest.raises(FileExistsError):
-        _n8n.write_backup(str(tmp_path), dict(wf, name='other'), 'S')
-    assert json.loads(open(path).read()) == wf and os.listdir(str(tmp_path)) == ['w1-S.json']

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n import executions_since
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_client import executions_since
 from ansible_collections.local_ai.llm_gateway.plugins.modules import n8n_executions
 from conftest import FetchUrlScript
 

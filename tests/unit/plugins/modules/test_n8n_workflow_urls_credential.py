@@ -7,7 +7,7 @@ import json
 import os
 import stat
 
-from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils import _n8n_backups, _n8n_credential_record
 from ansible_collections.local_ai.llm_gateway.plugins.modules import n8n_workflow_urls
 
 # args and n8n are fixtures
@@ -150,8 +150,8 @@ def test_record_is_replaced_atomically(run_module, n8n, args, tmp_path, monkeypa
 
     def broken(src, dst):
         raise OSError('disk full')
-    monkeypatch.setattr(_n8n.os, 'replace', broken)
-    state = _n8n.CredentialState(str(path)).load()
+    monkeypatch.setattr(_n8n_backups.os, 'replace', broken)
+    state = _n8n_credential_record.CredentialState(str(path)).load()
     state.remember('x', 'X', 'httpHeaderAuth', True, 'Authorization', ROTATED)
     try:
         state.save()
