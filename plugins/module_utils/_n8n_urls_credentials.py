@@ -5,12 +5,13 @@
 # PRIVATE: this module_utils is private to the local_ai.llm_gateway collection
 # and may change without notice. Do not use it from outside the collection.
 """n8n_workflow_urls' credentials: the Header Auth credential converted nodes use (O(auth)), the targets of
-O(credential_moves), and state C(credential_absent). A failure raises ``Failure`` (through ``runner.fail``)."""
+O(credential_moves), and state C(credential_absent). A failure raises ``Failure``."""
 
 from __future__ import annotations
 
 import json
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_client import explain
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_credential_record import short_fingerprint
@@ -64,7 +65,7 @@ def move_targets_to_create(runner, plans):
             move.report['action'] = 'reused'
             continue
         if not move.data:
-            runner.fail('n8n has no %s credential named %r, and credential_moves[].data is not set to create it. '
+            raise Failure('n8n has no %s credential named %r, and credential_moves[].data is not set to create it. '
                         'Nothing was written.' % (move.cred_type, move.target))
         move.report['action'] = 'create'
         todo.append(move)
@@ -107,10 +108,10 @@ def new_credential(runner, name, cred_type, data):
     try:
         created = runner.client.create_credential(name, cred_type, data)
     except ApiError as exc:
-        runner.fail('Cannot create the n8n credential %r: %s No workflow was written.'
+        raise Failure('Cannot create the n8n credential %r: %s No workflow was written.'
                     % (name, explain(exc, runner.url)), status=exc.status)
     if not created.get('id'):
-        runner.fail('n8n created the credential %r but did not say its id. No workflow was written.' % name)
+        raise Failure('n8n created the credential %r but did not say its id. No workflow was written.' % name)
     return {'id': created['id'], 'name': created.get('name') or name}
 
 
@@ -121,10 +122,10 @@ def find_credential(runner, name, cred_type=HEADER_AUTH):
     try:
         found = runner.client.find_credentials(name, cred_type)
     except ApiError as exc:
-        runner.fail('Cannot look up the n8n credential %r: %s Nothing was written.' % (name, explain(exc, runner.url)),
+        raise Failure('Cannot look up the n8n credential %r: %s Nothing was written.' % (name, explain(exc, runner.url)),
                     status=exc.status)
     if len(found) > 1:
-        runner.fail('n8n has %d %s credentials named %r (ids %s); rename or delete all but one. Nothing was written.'
+        raise Failure('n8n has %d %s credentials named %r (ids %s); rename or delete all but one. Nothing was written.'
                     % (len(found), cred_type, name, ', '.join(sorted(c['id'] for c in found))))
     return found[0] if found else None
 
@@ -154,7 +155,7 @@ def resolve_credential(module, runner, plans):
         if not needed:
             return None
         if value is None:
-            runner.fail('n8n has no %s credential named %r, and auth.value is not set to create it. Nothing was '
+            raise Failure('n8n has no %s credential named %r, and auth.value is not set to create it. Nothing was '
                         'written.' % (HEADER_AUTH, name))
         runner.result['credential'] = {'id': None, 'name': name, 'type': HEADER_AUTH, 'action': 'create'}
         return CredentialPlan('create', name)
@@ -204,7 +205,7 @@ def update_credential(module, runner, credential):
     try:
         runner.client.update_credential(credential['id'], header_auth_data(auth))
     except ApiError as exc:
-        runner.fail('Cannot update the n8n credential %r (%s): %s No workflow was written.'
+        raise Failure('Cannot update the n8n credential %r (%s): %s No workflow was written.'
                     % (credential['name'], credential['id'], explain(exc, runner.url)), status=exc.status)
     runner.result['credential']['action'] = 'updated'
     runner.result['changed'] = True
@@ -220,7 +221,7 @@ def credential_absent(module, runner):
     auth = module.params['auth'] or {}
     name = (auth.get('credential_name') or '').strip()
     if not name:
-        runner.fail('state credential_absent needs auth.credential_name')
+        raise Failure('state credential_absent needs auth.credential_name')
     state = runner.credential_state()
     existing = find_credential(runner, name)
     credential = {'id': existing['id'] if existing else None, 'name': name, 'type': HEADER_AUTH}
@@ -242,7 +243,7 @@ def credential_absent(module, runner):
     try:
         workflows = list(runner.client.list_workflows())
     except ApiError as exc:
-        runner.fail(explain(exc, runner.url), status=exc.status)
+        raise Failure(explain(exc, runner.url), status=exc.status)
     users = credential_users(workflows, existing['id'])
     runner.result['workflows_in_scope'] = len(workflows)
     if users:
@@ -264,7 +265,7 @@ def credential_absent(module, runner):
     except ApiError as exc:
         if exc.status != 404:
             runner.result['changed'] = False
-            runner.fail('Cannot delete the n8n credential %r (%s): %s' % (name, existing['id'],
+            raise Failure('Cannot delete the n8n credential %r (%s): %s' % (name, existing['id'],
                                                                           explain(exc, runner.url)),
                         status=exc.status)
     credential['action'] = 'deleted'

@@ -6,7 +6,7 @@
 # and may change without notice. Do not use it from outside the collection.
 """n8n_workflow_urls' state C(present): plan every workflow in scope, write the credentials the plans need, then
 write each workflow with the concurrency checks (read again right before its write, planned again when it changed).
-A failure raises ``Failure`` (through ``runner.fail``); one workflow's failure is its entry in the result."""
+A failure raises ``Failure``; one workflow's failure is its entry in the result."""
 
 from __future__ import annotations
 
@@ -57,22 +57,22 @@ def present(module, runner):
     try:
         rules = build_rules(params['rewrites'], {OPENAI_CHAT: OpenAIChatConverter()})
     except RuleError as exc:
-        runner.fail(str(exc))
+        raise Failure(str(exc))
     try:
         runner.moves = build_moves(params['credential_moves'])
     except RuleError as exc:
-        runner.fail(str(exc))
+        raise Failure(str(exc))
     runner.context = conversion_context(module, rules)
     find_move_targets(runner)
     try:
         workflows = list(runner.client.list_workflows(active_only=params['active_only']))
     except ApiError as exc:
-        runner.fail(explain(exc, runner.url), status=exc.status)
+        raise Failure(explain(exc, runner.url), status=exc.status)
 
     listed_ids = set(w.get('id') for w in workflows)
     unknown = [wid for wid in params['workflow_ids'] if wid not in listed_ids]
     if unknown and not params['active_only']:
-        runner.fail('n8n at %s has no workflow with the id(s) %s; nothing was written.'
+        raise Failure('n8n at %s has no workflow with the id(s) %s; nothing was written.'
                     % (runner.url, ', '.join(unknown)))
     scoped = [w for w in workflows if in_scope(w, params)]
     if params['names'] and not scoped:

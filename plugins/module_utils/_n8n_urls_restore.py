@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._http import ApiError
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_backups import read_backups
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._n8n_client import explain, is_global_failure
@@ -88,7 +89,7 @@ def restore(module, runner):
     try:
         backups, warnings = read_backups(params['backup'])
     except ValueError as exc:
-        runner.fail(str(exc))
+        raise Failure(str(exc))
     for warning in warnings:
         module.warn(warning)
     journal = {}
@@ -96,7 +97,7 @@ def restore(module, runner):
         try:
             journal = read_journal(params['backup'])
         except ValueError as exc:
-            runner.fail('%s. Nothing was restored; set force: true to restore without checking for later edits.'
+            raise Failure('%s. Nothing was restored; set force: true to restore without checking for later edits.'
                         % exc)
     if params['workflow_ids']:
         backups = [(path, wf) for path, wf in backups if wf['id'] in params['workflow_ids']]
@@ -111,7 +112,7 @@ def restore(module, runner):
                     backup, path, 'deleted', 'n8n has no workflow %s any more; import %s in the n8n editor to get it '
                                              'back' % (backup['id'], path)))
                 continue
-            runner.fail(explain(exc, runner.url), status=exc.status)
+            raise Failure(explain(exc, runner.url), status=exc.status)
         if current.get('isArchived'):
             runner.result['skipped_items'].append(restore_skip(
                 backup, path, 'archived', 'the workflow is archived now; n8n refuses to update it (unarchive it '

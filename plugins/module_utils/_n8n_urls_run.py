@@ -57,13 +57,13 @@ class Runner(object):
         self._credential_state = None
 
     # -- results ---------------------------------------------------------------------------
-    def fail(self, msg, **extra):
-        """Stop the run: nothing more is written (the module fails with the result so far)."""
-        raise Failure(msg, **extra)
+    def finished(self):
+        """The run's result, final: the API calls it made counted in."""
+        self.result['api_calls'] = self.client.counts
+        return self.result
 
     def outcome(self):
-        """The failure message of a run that wrote some workflows but not all, else None; the result is final."""
-        self.result['api_calls'] = self.client.counts
+        """Raise ``Failure`` for a run that wrote some workflows but not all (``changed`` set from what it wrote)."""
         if self.result['failed_workflows']:
             failed = self.result['failed_workflows']
             parts = ['%s (%s): %s' % (f['name'], f['id'], f['error']) for f in failed[:5]]
@@ -76,8 +76,7 @@ class Runner(object):
                         'writes what still needs it.' % self.result['backup_folder'])
             self.result['changed'] = bool(self.result['changed_workflows']) or self.wrote_credential or any(
                 f.get('saved') or f.get('active_before') != f.get('active_after') for f in failed)
-            return msg
-        return None
+            raise Failure(msg)
 
     @property
     def wrote_credential(self):
@@ -93,7 +92,7 @@ class Runner(object):
             try:
                 self._credential_state = CredentialState(path).load()
             except ValueError as exc:
-                self.fail('%s. Nothing was written.' % exc)
+                raise Failure('%s. Nothing was written.' % exc)
         return self._credential_state
 
     def save_credential_state(self):
@@ -114,7 +113,7 @@ class Runner(object):
         try:
             self.backup_folder = make_run_folder(self.params['backup_dir'], self.stamp)
         except OSError as exc:
-            self.fail('Cannot write the backups under %s: %s. Nothing was written to n8n; fix backup_dir (or '
+            raise Failure('Cannot write the backups under %s: %s. Nothing was written to n8n; fix backup_dir (or '
                       'set write_backups: false when another backup exists).' % (self.params['backup_dir'], exc))
         self.result['backup_folder'] = self.backup_folder
 
@@ -165,7 +164,7 @@ class Runner(object):
             for workflow in workflows:
                 self.backup(workflow)
         except OSError as exc:
-            self.fail('Cannot write the backups under %s: %s. Nothing was written to n8n; fix backup_dir (or '
+            raise Failure('Cannot write the backups under %s: %s. Nothing was written to n8n; fix backup_dir (or '
                       'set write_backups: false when another backup exists).' % (self.params['backup_dir'], exc))
 
     # -- parallel writes -------------------------------------------------------------------

@@ -31,14 +31,16 @@ import os
 import re
 import time
 
+from ansible_collections.local_ai.llm_gateway.plugins.module_utils._failure import Failure
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._mask import mask_text
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._time import epoch_seconds
 
 LOG_LINES = 20
 
 
-class RollError(Exception):
-    """An expected failure: the message says what did not get where, and why when known."""
+class RollError(Failure):
+    """The collection's expected failure (``Failure``), raised by rolling: the message says what did not get where,
+    and why when known."""
 
 
 def started_at(text):

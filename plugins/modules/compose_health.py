@@ -94,7 +94,7 @@ def main():
     try:
         containers = docker.not_healthy()
     except RollError as exc:
-        module.fail_json(msg=str(exc))
+        exc.fail(module)
     summary = not_healthy_text(containers)
     if module.params['fail_unless_ready'] and not_ready(containers):
         module.fail_json(msg=not_ready_text(containers), containers=containers, summary=summary)

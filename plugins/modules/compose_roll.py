@@ -161,7 +161,7 @@ def main():
             for name in spec['names']:
                 roller.roll(dict(spec, service=name))
     except RollError as exc:
-        module.fail_json(msg=str(exc), **result(roller))
+        exc.fail(module, **result(roller))
     module.exit_json(**result(roller))
 
 

@@ -854,13 +854,10 @@ def main():
     runner = Runner(module)
     try:
         STATES[module.params['state']](module, runner)
+        runner.outcome()
     except Failure as exc:
-        runner.result['api_calls'] = runner.client.counts
-        exc.fail(module, **runner.result)
-    msg = runner.outcome()
-    if msg:
-        module.fail_json(msg=msg, **runner.result)
-    module.exit_json(**runner.result)
+        exc.fail(module, **runner.finished())
+    module.exit_json(**runner.finished())
 
 
 if __name__ == '__main__':

@@ -157,8 +157,16 @@ def test_a_backup_that_cannot_be_written_stops_the_write_and_the_run(run, monkey
     assert client.puts == [] and runner.abort.is_set()
 
 
-def test_expected_failures_are_one_exception_the_module_turns_into_its_failure(tmp_path):
-    runner = Runner(Module(tmp_path), client=FakeClient())
+def test_a_run_that_wrote_some_workflows_but_not_all_is_the_one_failure_with_its_result(tmp_path):
+    client = FakeClient()
+    client.counts = {'GET': 3, 'PUT': 2}
+    runner = Runner(Module(tmp_path), client=client)
+    runner.outcome()  # nothing failed: no failure
+    runner.result['changed_workflows'] = [{'id': 'b', 'name': 'B'}]
+    runner.result['failed_workflows'] = [{'id': 'a', 'name': 'A', 'error': 'n8n refused', 'saved': False}]
     with pytest.raises(Failure) as caught:
-        runner.fail('n8n refused', status=403)
-    assert caught.value.msg == 'n8n refused' and caught.value.result == {'status': 403}
+        runner.outcome()
+    assert caught.value.msg.startswith('1 workflow(s) could not be written: A (a): n8n refused.')
+    assert 'Written: 1; not attempted: 0.' in caught.value.msg and caught.value.result == {}
+    assert runner.result['changed'] is True
+    assert runner.finished()['api_calls'] == {'GET': 3, 'PUT': 2}
