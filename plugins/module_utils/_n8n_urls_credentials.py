@@ -66,7 +66,7 @@ def move_targets_to_create(runner, plans):
             continue
         if not move.data:
             raise Failure('n8n has no %s credential named %r, and credential_moves[].data is not set to create it. '
-                        'Nothing was written.' % (move.cred_type, move.target))
+                          'Nothing was written.' % (move.cred_type, move.target))
         move.report['action'] = 'create'
         todo.append(move)
     return todo
@@ -109,7 +109,7 @@ def new_credential(runner, name, cred_type, data):
         created = runner.client.create_credential(name, cred_type, data)
     except ApiError as exc:
         raise Failure('Cannot create the n8n credential %r: %s No workflow was written.'
-                    % (name, explain(exc, runner.url)), status=exc.status)
+                      % (name, explain(exc, runner.url)), status=exc.status)
     if not created.get('id'):
         raise Failure('n8n created the credential %r but did not say its id. No workflow was written.' % name)
     return {'id': created['id'], 'name': created.get('name') or name}
@@ -123,10 +123,10 @@ def find_credential(runner, name, cred_type=HEADER_AUTH):
         found = runner.client.find_credentials(name, cred_type)
     except ApiError as exc:
         raise Failure('Cannot look up the n8n credential %r: %s Nothing was written.' % (name, explain(exc, runner.url)),
-                    status=exc.status)
+                      status=exc.status)
     if len(found) > 1:
         raise Failure('n8n has %d %s credentials named %r (ids %s); rename or delete all but one. Nothing was written.'
-                    % (len(found), cred_type, name, ', '.join(sorted(c['id'] for c in found))))
+                      % (len(found), cred_type, name, ', '.join(sorted(c['id'] for c in found))))
     return found[0] if found else None
 
 
@@ -156,7 +156,7 @@ def resolve_credential(module, runner, plans):
             return None
         if value is None:
             raise Failure('n8n has no %s credential named %r, and auth.value is not set to create it. Nothing was '
-                        'written.' % (HEADER_AUTH, name))
+                          'written.' % (HEADER_AUTH, name))
         runner.result['credential'] = {'id': None, 'name': name, 'type': HEADER_AUTH, 'action': 'create'}
         return CredentialPlan('create', name)
     ref = {'id': existing['id'], 'name': existing['name']}
@@ -206,7 +206,7 @@ def update_credential(module, runner, credential):
         runner.client.update_credential(credential['id'], header_auth_data(auth))
     except ApiError as exc:
         raise Failure('Cannot update the n8n credential %r (%s): %s No workflow was written.'
-                    % (credential['name'], credential['id'], explain(exc, runner.url)), status=exc.status)
+                      % (credential['name'], credential['id'], explain(exc, runner.url)), status=exc.status)
     runner.result['credential']['action'] = 'updated'
     runner.result['changed'] = True
     state = runner.credential_state()
@@ -266,8 +266,8 @@ def credential_absent(module, runner):
         if exc.status != 404:
             runner.result['changed'] = False
             raise Failure('Cannot delete the n8n credential %r (%s): %s' % (name, existing['id'],
-                                                                          explain(exc, runner.url)),
-                        status=exc.status)
+                                                                            explain(exc, runner.url)),
+                          status=exc.status)
     credential['action'] = 'deleted'
     state.forget(existing['id'])
     runner.save_credential_state()

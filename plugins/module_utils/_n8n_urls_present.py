@@ -73,7 +73,7 @@ def present(module, runner):
     unknown = [wid for wid in params['workflow_ids'] if wid not in listed_ids]
     if unknown and not params['active_only']:
         raise Failure('n8n at %s has no workflow with the id(s) %s; nothing was written.'
-                    % (runner.url, ', '.join(unknown)))
+                      % (runner.url, ', '.join(unknown)))
     scoped = [w for w in workflows if in_scope(w, params)]
     if params['names'] and not scoped:
         module.warn('No workflow matched names=%s (names are matched exactly).' % params['names'])

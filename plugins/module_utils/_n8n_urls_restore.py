@@ -98,7 +98,7 @@ def restore(module, runner):
             journal = read_journal(params['backup'])
         except ValueError as exc:
             raise Failure('%s. Nothing was restored; set force: true to restore without checking for later edits.'
-                        % exc)
+                          % exc)
     if params['workflow_ids']:
         backups = [(path, wf) for path, wf in backups if wf['id'] in params['workflow_ids']]
     runner.result['workflows_in_scope'] = len(backups)

@@ -114,7 +114,7 @@ class Runner(object):
             self.backup_folder = make_run_folder(self.params['backup_dir'], self.stamp)
         except OSError as exc:
             raise Failure('Cannot write the backups under %s: %s. Nothing was written to n8n; fix backup_dir (or '
-                      'set write_backups: false when another backup exists).' % (self.params['backup_dir'], exc))
+                          'set write_backups: false when another backup exists).' % (self.params['backup_dir'], exc))
         self.result['backup_folder'] = self.backup_folder
 
     def backup(self, workflow):
@@ -165,7 +165,7 @@ class Runner(object):
                 self.backup(workflow)
         except OSError as exc:
             raise Failure('Cannot write the backups under %s: %s. Nothing was written to n8n; fix backup_dir (or '
-                      'set write_backups: false when another backup exists).' % (self.params['backup_dir'], exc))
+                          'set write_backups: false when another backup exists).' % (self.params['backup_dir'], exc))
 
     # -- parallel writes -------------------------------------------------------------------
     def run_jobs(self, jobs):

@@ -30,4 +30,3 @@ def epoch_seconds(text):
     except ValueError:  # no such month (calendar checks months, not days)
         return None
     return seconds + fraction - offset
-
