@@ -11,7 +11,7 @@ short_description: What the stack role reads from Docker's answers and its compo
 version_added: 0.2.0
 description:
   - One filter for the stack role's small readings, chosen by O(what).
-  - V(taken_over) - the containers of C(docker_host_info)'s container list (the input) named in O(names), each as
+  - V(named_containers) - the containers of C(docker_host_info)'s container list (the input) named in O(names), each as
     C(name), C(running) and C(project) (its Compose project, empty when none).
   - V(unseen_images) - the image references O(references) that no image of C(docker_host_info)'s image list (the
     input) names by a tag or digest (a reference without a tag means C(:latest); Docker Hub names match with or
@@ -31,9 +31,9 @@ options:
     description: Which reading.
     type: str
     required: true
-    choices: [taken_over, unseen_images, created_first, n8n_data_containers]
+    choices: [named_containers, unseen_images, created_first, n8n_data_containers]
   names:
-    description: Container names (V(taken_over), V(created_first)).
+    description: Container names (V(named_containers), V(created_first)).
     type: list
     elements: str
   references:
@@ -64,7 +64,7 @@ def stack_plan(value, what, names=None, references=None):
         raise AnsibleFilterError('stack_plan: unknown reading %r (one of %s)' % (what, ', '.join(sorted(PLANS))))
     if what == 'unseen_images':
         return PLANS[what](value, references or [])
-    if what in ('taken_over', 'created_first'):
+    if what in ('named_containers', 'created_first'):
         return PLANS[what](value, names or [])
     return PLANS[what](value)
 

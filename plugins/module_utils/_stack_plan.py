@@ -7,7 +7,7 @@
 
 """What the stack role reads from Docker's answers and its compose file (pure; the stack_plan filter).
 
-* ``taken_over``: the containers the stack replaces, from ``docker_host_info``'s container list.
+* ``named_containers``: the containers named in a list (those the stack retires), from ``docker_host_info``'s container list.
 * ``unseen_images``: the stack's images that the host's image list does not name (to look up one by one).
 * ``created_first``: the services whose containers are created before the old containers stop.
 * ``n8n_data_containers``: the containers, of ``docker_container_info`` results, that run n8n on its data.
@@ -18,7 +18,7 @@ from __future__ import annotations
 N8N_DATA = '/home/node/.n8n'
 
 
-def taken_over(containers, names):
+def named_containers(containers, names):
     """[{name, running, project}] of the containers (``docker_host_info``'s ``containers``) named in ``names``."""
     found = []
     for container in containers or []:
@@ -74,7 +74,7 @@ def n8n_data_containers(results):
 
 
 PLANS = {
-    'taken_over': taken_over,
+    'named_containers': named_containers,
     'unseen_images': unseen_images,
     'created_first': created_first,
     'n8n_data_containers': n8n_data_containers,

@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.local_ai.llm_gateway.plugins.filter.stack_plan import stack_plan
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._stack_plan import (
-    created_first, n8n_data_containers, taken_over, unseen_images)
+    created_first, n8n_data_containers, named_containers, unseen_images)
 
 
 def test_taken_over_names_the_listed_containers_with_state_and_project():
@@ -14,10 +14,10 @@ def test_taken_over_names_the_listed_containers_with_state_and_project():
         {'Names': ['/llama-nginx'], 'State': 'exited', 'Labels': None},
         {'Names': ['/other'], 'State': 'running', 'Labels': {}},
     ]
-    assert taken_over(containers, ['n8n', 'llama-nginx', 'absent']) == [
+    assert named_containers(containers, ['n8n', 'llama-nginx', 'absent']) == [
         {'name': 'n8n', 'running': True, 'project': 'old'},
         {'name': 'llama-nginx', 'running': False, 'project': ''}]
-    assert taken_over(None, ['n8n']) == []
+    assert named_containers(None, ['n8n']) == []
 
 
 @pytest.mark.parametrize('images, references, unseen', [
