@@ -104,5 +104,5 @@ def test_site_reads_as_stages_each_entering_a_role_once():
         'Stage 6, report']
     assert not play.get('roles') and not play.get('pre_tasks') and not play.get('post_tasks')
     for stage in stages:
-        roles = [name for name, _, loop in _role_entries(stage['block']) if not loop]
+        roles = [name for name, dummy, loop in _role_entries(stage['block']) if not loop]
         assert len(roles) == len(set(roles)), '%s enters a role twice: %s' % (stage['name'], roles)
