@@ -72,7 +72,7 @@ def group_vars(node_dir, app_dir, standin):
         'llm_gateway_n8n_image': 'llm-gateway-test/n8n:latest',
         'llm_gateway_postgres_image': 'llm-gateway-test/postgres:latest',
         'llm_gateway_redis_image': 'llm-gateway-test/redis:latest',
-        'llm_gateway_n8n_mode': 'queue',
+        'llm_gateway_n8n_executions_mode': 'queue',
         'llm_gateway_n8n_database': 'postgres',
         'llm_gateway_n8n_env': {'N8N_DISABLED_MODULES': 'mcp-registry', 'N8N_SECURE_COOKIE': 'false'},
         'llm_gateway_n8n_extra_volumes': ['%s:/opt/node:ro' % node_dir, '%s:/opt/n8n:ro' % app_dir],

@@ -37,4 +37,4 @@ def test_every_docker_host_balances_over_the_ollama_hosts_that_have_the_model():
 def test_each_docker_host_has_its_own_domain_and_queue_mode():
     assert host_value('docker-1', 'llm_gateway_domain') == 'one.example.com'
     assert host_value('docker-2', 'llm_gateway_domain') == 'two.example.com'
-    assert host_value('docker-2', 'llm_gateway_n8n_mode') == 'queue'
+    assert host_value('docker-2', 'llm_gateway_n8n_executions_mode') == 'queue'

@@ -142,3 +142,27 @@ def test_site_refuses_bad_values_first_all_at_once_without_showing_secrets(tmp_p
 def test_each_entry_names_its_variable(name):
     entry = [e for e in TABLE if e['name'] == name][0]
     assert check_value(dict(entry, value='x;y'))[0].startswith(name + ' holds ";"')
+
+
+@pytest.mark.parametrize('extra,mode,deprecated', [
+    ({}, 'regular', None),
+    ({'llm_gateway_n8n_executions_mode': 'queue'}, 'queue', None),
+    ({'llm_gateway_n8n_mode': 'queue'}, 'queue', 'The old name is still read ("queue") until 0.3.0'),
+    ({'llm_gateway_n8n_mode': 'queue', 'llm_gateway_n8n_executions_mode': 'regular'}, 'regular',
+     'The old name is still read ("queue", but llm_gateway_n8n_executions_mode is set too and wins: "regular")'),
+])
+def test_the_execution_mode_still_reads_its_deprecated_name_and_says_so(tmp_path, extra, mode, deprecated):
+    play = [dict(CHECK_ONLY[0], tasks=CHECK_ONLY[0]['tasks'] + [{
+        'name': 'Show the mode', 'ansible.builtin.debug': {
+            'msg': 'mode={{ llm_gateway_n8n_executions_mode }} queue={{ _stack_queue | bool }} '
+                   'processors={{ _nginx_webhook_processors | bool }}'}}])]
+    path = tmp_path / 'mode.yml'
+    path.write_text(yaml.safe_dump(play, sort_keys=False))
+    rc, out = playbook(tmp_path, path, dict(extra, llm_gateway_domain='example.com', llm_gateway_n8n_webhook_processors=1))
+    assert rc == 0, out[-3000:]
+    assert 'mode=%s queue=%s processors=%s' % (mode, mode == 'queue', mode == 'queue') in out, out[-3000:]
+    if deprecated:
+        assert 'DEPRECATED: llm_gateway_n8n_mode is now llm_gateway_n8n_executions_mode' in out
+        assert deprecated in ' '.join(out.replace('\\"', '"').split()), out[-3000:]
+    else:
+        assert 'DEPRECATED' not in out

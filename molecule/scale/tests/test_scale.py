@@ -172,7 +172,7 @@ def test_what_queue_mode_cannot_run_is_refused_before_any_change(host):
     try:
         before = snapshot(host)
         for extra, expected in [
-                (['-e', 'llm_gateway_n8n_database=sqlite', '-e', 'llm_gateway_n8n_mode=regular'],
+                (['-e', 'llm_gateway_n8n_database=sqlite', '-e', 'llm_gateway_n8n_executions_mode=regular'],
                  'keeps its data in Postgres (the volume llm-gateway-scale-postgres exists)'),
                 (['-e', 'llm_gateway_n8n_database=sqlite'],
                  'queue mode needs n8n\'s workers to share its database'),
