@@ -210,6 +210,11 @@ def explain(error, url):
                 'to the OpenAI format with auth needs credential:list, credential:create when the credential '
                 'does not exist yet, credential:update when its value changes; state credential_absent needs '
                 'credential:list, workflow:list and credential:delete.' % (url, call, _short_detail(error)))
+    if error.status == 405 and call.startswith('GET %s/credentials' % API):
+        return ('n8n at %s answered HTTP 405 to %s: its public API cannot list credentials, as n8n before 2.0 '
+                'cannot (%s). Finding or making the credential that auth (phase 2) and credential_moves use needs '
+                'that listing: move n8n to 2.0 or later first (on n8n 1.123.x the collection supports phase 1 '
+                'without credential_moves).' % (url, call, _short_detail(error)))
     if error.status == 403:
         return ('n8n at %s answered HTTP 403 to %s: the API key lacks a scope this call needs (%s). Give the key '
                 'the scopes workflow:list, workflow:read, workflow:update, workflow:activate and '

@@ -27,6 +27,8 @@ INSPECTING = {'docker_container', 'docker_container_info', 'docker_host_info', '
 EXEC = 'docker_container_exec'
 # (file, task name) of docker_container_exec tasks without no_log, and why.
 EXEC_REVIEWED = {
+    # n8n --version prints the release (or the CLI's error), nothing of its data or environment.
+    ('roles/stack/tasks/preflight.yml', 'Ask the attached n8n which release it is'),
     # n8n's export prints what it exported, or its error; the script echoes it on failure only.
     ('roles/stack/tasks/export.yml', "Export the workflows and credentials with n8n's own export"),
     ('roles/stack/tasks/export.yml', 'Remove the export from the container (the folder keeps it)'),

@@ -677,3 +677,17 @@ def test_a_takeover_that_would_overwrite_a_kept_container_is_refused_before_any_
         assert host.check_output(files) == on_disk
     finally:
         host.run('docker rm -f %s' % kept)
+
+
+def test_an_n8n_release_the_collection_does_not_support_is_refused_before_any_change(host):
+    # The stack's n8n would run llm_gateway_n8n_image, whose tag names n8n 1.100.0 (neither 1.123.x nor 2.0 to 2.41.x).
+    everything = "docker ps -a --format '{{.Names}} {{.ID}} {{.State}}' | sort"
+    files = "find %s -printf '%%p %%y %%m %%s\\n' | sort" % ROOT
+    containers, on_disk = host.check_output(everything), host.check_output(files)
+    rc, out = run_playbook('site.yml', '-e', 'llm_gateway_n8n_image=docker.n8n.io/n8nio/n8n:1.100.0')
+    assert rc != 0
+    assert ('llm_gateway_n8n_image is n8n 1.100.0, which the collection does not support (it supports 1.123.x and '
+            '2.0.0 to 2.41.x): move n8n to a release in that range first (the stack pins 2.41.1). Nothing was '
+            'changed.') in out, out[-3000:]
+    assert host.check_output(everything) == containers
+    assert host.check_output(files) == on_disk

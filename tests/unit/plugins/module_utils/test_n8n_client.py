@@ -136,6 +136,16 @@ def test_http_errors_are_explained(fetch_script, status, body, words):
     assert KEY not in message
 
 
+def test_an_n8n_that_cannot_list_credentials_is_explained(fetch_script):
+    # n8n 1.x: GET /api/v1/credentials answers 405 (seen on 1.123.81).
+    fetch_script([('GET', '/api/v1/credentials?limit=250', 405, {'message': 'GET method not allowed'})])
+    with pytest.raises(ApiError) as caught:
+        list(client().list_credentials())
+    message = _n8n_client.explain(caught.value, URL)
+    assert 'answered HTTP 405' in message and 'cannot list credentials, as n8n before 2.0 cannot' in message
+    assert 'move n8n to 2.0 or later first' in message and 'HTTP 405 GET method not allowed' in message
+
+
 @pytest.mark.parametrize('msg,words', [
     ('Request failed: <urlopen error [Errno 111] Connection refused>', ['connection refused', 'Is n8n running']),
     ('Request failed: <urlopen error timed out>', ['did not answer']),
