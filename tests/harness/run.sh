@@ -124,6 +124,8 @@ stage_build() {
   log "built $(basename "$tarball") (only what users need), installed it offline, ansible-doc renders both modules with their examples"
 }
 stage_integration()     { with_venv python -m pytest -q tests/integration; }
+# The module tests that talk to n8n, against the n8n that N8N_VERSION names.
+stage_integration_n8n() { with_venv python -m pytest -q -rs tests/integration/test_n8n_*.py; }
 molecule_env() {
   # Molecule wraps its output at the terminal's width (80 columns without one):
   # wide lines keep a test's name and its verdict on one line.
@@ -216,6 +218,12 @@ case "${1:-all}" in
     fi
     ;;
   scale) run_stages "${setup_stages[@]}" molecule-scale || true ;;
+  # The other n8n line the collection supports (docs/before-you-start.md): its
+  # own install and instance, on a port of its own, for the module tests.
+  n8n-releases)
+    export N8N_VERSION="${LLM_GATEWAY_N8N_OTHER_RELEASE:-1.123.81}" NODE_VERSION=24.21.0
+    export LLM_GATEWAY_N8N_PORT="${LLM_GATEWAY_N8N_OTHER_PORT:-5690}"
+    run_stages engine venv standin n8n-install n8n-up collection-link integration-n8n || true ;;
   quick) run_stages "${setup_stages[@]}" "${check_stages[@]}" integration || true ;;
   *)     run_stages "$@" || true ;;
 esac

@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from n8n_client import N8nClient
+from n8n_corpus import n8n_release
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STANDIN = os.path.join(REPO, 'tests', 'ollama_standin', 'ollama_standin.py')
@@ -265,4 +266,15 @@ def n8n():
         why = exc
     if why:
         pytest.fail('n8n at %s does not answer its public API (%s); %s' % (instance.url, why, hint))
+    instance.release = n8n_release(instance.client())
     return instance
+
+
+@pytest.fixture(scope='session')
+def needs_credential_listing(n8n):
+    """Phase 2's credential and credential moves find their credential through the public API's listing, which
+    n8n has from 2.0 on; before, the module refuses them (test_n8n_workflow_urls.py tests that refusal). Session
+    scope: it is decided before a module's corpus is built."""
+    if n8n.release < (2, 0):
+        pytest.skip('n8n %s: its public API cannot list credentials, which this needs (the collection supports '
+                    'phase 1 without credential moves there)' % '.'.join(map(str, n8n.release)))

@@ -16,6 +16,8 @@ import copy
 import time
 import uuid
 
+import pytest
+
 from n8n_client import N8nError
 
 OLD = 'https://llm.example.com/api/generate'
@@ -207,6 +209,12 @@ def corpus_items(prefix):
     return items
 
 
+def n8n_release(api):
+    """(major, minor, patch) of the n8n behind ``api``, from its settings as the owner sees them."""
+    text = api.rest('GET', '/settings')['data']['versionCli']
+    return tuple(int(part) for part in text.split('.')[:3])
+
+
 class Corpus(object):
     """Creates a corpus in n8n, and removes everything it created.
 
@@ -232,26 +240,49 @@ class Corpus(object):
         self.created = []
         self.credentials = []
         self.tag_ids = []
+        self.left_out = {}
+        self.kinds_left_out = set()
+        self.release = None
 
     @property
     def ids(self):
         return [item.id for item in self.items]
 
     def by_key(self, key):
+        if key in self.left_out:
+            pytest.skip(self.left_out[key])
         return [item for item in self.items if item.key == key][0]
+
+    def leave_out_what_this_release_cannot_hold(self):
+        """n8n 1.x has no archive call and no draft apart from the published version: its corpus leaves those
+        items out, and a test that needs one of them is skipped, saying why."""
+        self.release = n8n_release(self.api)
+        if self.release[0] >= 2:
+            return
+        for item in list(self.items):
+            if item.draft or item.archived:
+                self.items.remove(item)
+                self.kinds_left_out.update(item.skips)
+                missing = 'draft apart from the published version' if item.draft else 'archive call'
+                self.left_out[item.key] = 'n8n %s has no %s' % ('.'.join(map(str, self.release)), missing)
 
     def create(self, name, nodes, connections, active=False, settings=None, **extra):
         """POST one workflow (``extra``: more body keys), activated when ``active``; returns its id."""
         body = dict(extra, name=name, nodes=nodes, connections=connections,
                     settings=settings or {'executionOrder': 'v1'})
+        # n8n 1.x's public API takes no pinData: the editor's save sets it there.
+        pin_data = body.pop('pinData', None) if self.release and self.release < (2, 0) else None
         created = self.api.call('POST', '/workflows', body)
         self.created.append(created['id'])
+        if pin_data is not None:
+            self.api.rest_patch(created['id'], {'pinData': pin_data})
         if active:
             self.api.call('POST', '/workflows/%s/activate' % created['id'])
         return created['id']
 
     def build(self):
         api = self.api
+        self.leave_out_what_this_release_cannot_hold()
         refs = {}
         for placeholder, (name, cred_type, data) in self.credential_specs.items():
             made = api.call('POST', '/credentials', {'name': '%s %s' % (self.prefix, name), 'type': cred_type,

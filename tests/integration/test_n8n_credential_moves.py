@@ -12,6 +12,9 @@ import pytest
 from conftest import run_module
 from n8n_corpus import manual, node
 
+# Phase 2's credential or credential moves: n8n 2.0 or later (conftest.needs_credential_listing).
+pytestmark = pytest.mark.usefixtures('needs_credential_listing')
+
 OLD = 'https://llm.example.com/api/generate'
 NEW = 'http://llama-nginx/api/generate'
 

@@ -15,6 +15,9 @@ import pytest
 from conftest import run_module
 from n8n_corpus import chain, http, manual
 
+# Phase 2's credential or credential moves: n8n 2.0 or later (conftest.needs_credential_listing).
+pytestmark = pytest.mark.usefixtures('needs_credential_listing')
+
 GEN = 'http://llama-nginx/api/generate'
 GW = 'http://llama-litellm:4000/v1/chat/completions'
 RULES = [{'from': GEN, 'to': GW, 'convert': 'openai_chat'}]

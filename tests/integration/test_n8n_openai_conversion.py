@@ -24,6 +24,9 @@ import n8n_corpus
 from conftest import http_json, run_module
 from n8n_corpus import Item, chain, differences, http, live_corpus, manual, node, normalize, published_nodes, webhook
 
+# Phase 2's credential or credential moves: n8n 2.0 or later (conftest.needs_credential_listing).
+pytestmark = pytest.mark.usefixtures('needs_credential_listing')
+
 GEN = 'http://llama-nginx/api/generate'
 CHAT = 'http://llama-nginx/api/chat'
 PUBLIC = 'https://llm.example.com/api/generate'
