@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help test test-quick test-takeover test-scale test-n8n-releases demo demo-down bench clean-cache
+.PHONY: help test test-quick test-takeover test-scale test-n8n-releases docs demo demo-down bench clean-cache
 
 help:
 	@echo "make test        install what the tests need, start it, run every test tier (Molecule included)"
@@ -15,6 +15,7 @@ help:
 	@echo "make demo PHASE=2  the same in phase 2 (LiteLLM behind nginx); also LLM_GATEWAY_DEMO_PHASE=2"
 	@echo "make demo-down   remove the demo"
 	@echo "make bench       benchmarks; JSON results in bench/results/"
+	@echo "make docs        the collection's docsite (antsibull-docs + Sphinx), offline, in /var/tmp/llm_gateway_test/run/docsite/build/html"
 
 test:
 	tests/harness/run.sh all
@@ -40,6 +41,9 @@ demo-down:
 
 bench:
 	bench/run.sh
+
+docs:
+	tests/harness/run.sh docsite
 
 clean-cache:
 	rm -rf /var/cache/llm_gateway_test

@@ -15,7 +15,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$REPO_ROOT"
 
 setup_stages=(engine venv compose base-image images standin n8n-install n8n-up collection-link)
-check_stages=(yamllint changelog ansible-lint unit sanity build docs)
+check_stages=(yamllint changelog ansible-lint unit sanity build docs docsite)
 # `all` runs these two groups side by side: the full-rollout scenario spends most
 # of its time waiting on containers, so the module tests fit in beside it, and
 # the small scenario after it (the module tests alone take about as long as the
@@ -93,6 +93,27 @@ stage_docs() {
     || die "the EE build context does not read the collections' needs"
   log "antsibull-docs finds nothing to fix; an execution environment gets the collection's Python needs (requests), and ee/ builds one"
 
+}
+stage_docsite() {
+  # The docsite collections publish, built by antsibull-docs and Sphinx from the
+  # collection the build stage installed from its tarball (make docs; not
+  # committed). Offline: no inventories of other docsites are fetched, so the
+  # links to Ansible's own docs (common return values, ansible.builtin's
+  # options) stay unresolved, and those warnings alone are let through.
+  local out="$LLM_GATEWAY_RUN/build" site="$LLM_GATEWAY_RUN/docsite"
+  [ -d "$out/collections/ansible_collections/local_ai/llm_gateway" ] || die "the docsite stage needs the build stage's installed collection"
+  rm -rf "$site" && mkdir -m 0755 "$site"
+  ANSIBLE_COLLECTIONS_PATH="$out/collections" with_venv antsibull-docs sphinx-init --use-current --dest-dir "$site" \
+    local_ai.llm_gateway >/dev/null || die "antsibull-docs sphinx-init failed"
+  printf '%s\n' '' '# make docs builds offline.' 'intersphinx_mapping = {}' \
+    "suppress_warnings = ['ref.ref', 'misc.highlighting_failure']" >>"$site/conf.py"
+  (cd "$site" && ANSIBLE_COLLECTIONS_PATH="$out/collections" with_venv ./build.sh) \
+    || die "the docsite did not build: see the warnings above"
+  for page in index collections/local_ai/llm_gateway/n8n_workflow_urls_module \
+              collections/local_ai/llm_gateway/stack_role collections/local_ai/llm_gateway/value_problems_filter; do
+    [ -s "$site/build/html/$page.html" ] || die "the docsite lacks $page.html"
+  done
+  log "the docsite is in $site/build/html (index.html)"
 }
 stage_build() {
   # Build the tarball, install it offline into an empty folder, and render the
@@ -225,6 +246,7 @@ case "${1:-all}" in
     export LLM_GATEWAY_N8N_PORT="${LLM_GATEWAY_N8N_OTHER_PORT:-5690}"
     run_stages engine venv standin n8n-install n8n-up collection-link integration-n8n || true ;;
   quick) run_stages "${setup_stages[@]}" "${check_stages[@]}" integration || true ;;
+  docsite) run_stages venv collection-link build docsite || true ;;
   *)     run_stages "$@" || true ;;
 esac
 if [ -s "$timings.failed" ]; then
