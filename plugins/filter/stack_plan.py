@@ -20,6 +20,9 @@ description:
     container in O(names) and have no profile.
   - V(n8n_data_containers) - of C(docker_container_info) results (the input), the names of the containers that
     exist, run and mount C(/home/node/.n8n).
+  - V(n8n_api_candidates) - where this host may reach n8n's API (port 5678 inside) in each running container of
+    C(docker_host_info)'s verbose container list (the input) named in O(names), as C(name) and C(url) - its
+    published port first, then its address on each of its networks.
 author:
   - llm_gateway developers (@local-ai)
 options:
@@ -31,9 +34,9 @@ options:
     description: Which reading.
     type: str
     required: true
-    choices: [named_containers, unseen_images, created_first, n8n_data_containers]
+    choices: [named_containers, unseen_images, created_first, n8n_data_containers, n8n_api_candidates]
   names:
-    description: Container names (V(named_containers), V(created_first)).
+    description: Container names (V(named_containers), V(created_first), V(n8n_api_candidates)).
     type: list
     elements: str
   references:
@@ -64,7 +67,7 @@ def stack_plan(value, what, names=None, references=None):
         raise AnsibleFilterError('stack_plan: unknown reading %r (one of %s)' % (what, ', '.join(sorted(PLANS))))
     if what == 'unseen_images':
         return PLANS[what](value, references or [])
-    if what in ('named_containers', 'created_first'):
+    if what in ('named_containers', 'created_first', 'n8n_api_candidates'):
         return PLANS[what](value, names or [])
     return PLANS[what](value)
 

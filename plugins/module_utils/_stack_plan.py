@@ -11,6 +11,8 @@
 * ``unseen_images``: the stack's images that the host's image list does not name (to look up one by one).
 * ``created_first``: the services whose containers are created before the old containers stop.
 * ``n8n_data_containers``: the containers, of ``docker_container_info`` results, that run n8n on its data.
+* ``n8n_api_candidates``: where the host reaches the API of the running containers named in a list (check mode's
+  preview from the user's current n8n, before the stack runs).
 """
 
 from __future__ import annotations
@@ -73,9 +75,40 @@ def n8n_data_containers(results):
             and any(m.get('Destination') == N8N_DATA for m in r['container'].get('Mounts') or [])]
 
 
+N8N_PORT = 5678
+
+
+def n8n_api_candidates(containers, names):
+    """[{name, url}] where this host may reach n8n's API (port 5678 inside) in each running container of
+    ``containers`` (``docker_host_info``'s verbose list) named in ``names``: its published port on the host first,
+    then its address on each of its networks (which a Linux host routes to)."""
+    found = []
+    for container in containers or []:
+        own = [n.lstrip('/') for n in container.get('Names') or [] if n.lstrip('/') in names]
+        if not own or container.get('State') != 'running':
+            continue
+        for port in container.get('Ports') or []:
+            if port.get('PrivatePort') == N8N_PORT and port.get('PublicPort') and port.get('Type', 'tcp') == 'tcp':
+                host = '127.0.0.1' if port.get('IP') in (None, '', '0.0.0.0', '::', '127.0.0.1') else port['IP']
+                if ':' in host:
+                    host = '[%s]' % host
+                found.append({'name': own[0], 'url': 'http://%s:%d' % (host, port['PublicPort'])})
+        networks = ((container.get('NetworkSettings') or {}).get('Networks') or {})
+        for network in sorted(networks):
+            address = (networks[network] or {}).get('IPAddress')
+            if address:
+                found.append({'name': own[0], 'url': 'http://%s:%d' % (address, N8N_PORT)})
+    unique = []
+    for candidate in found:
+        if candidate not in unique:
+            unique.append(candidate)
+    return unique
+
+
 PLANS = {
     'named_containers': named_containers,
     'unseen_images': unseen_images,
     'created_first': created_first,
     'n8n_data_containers': n8n_data_containers,
+    'n8n_api_candidates': n8n_api_candidates,
 }

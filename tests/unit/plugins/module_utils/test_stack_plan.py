@@ -5,7 +5,7 @@ import pytest
 
 from ansible_collections.local_ai.llm_gateway.plugins.filter.stack_plan import stack_plan
 from ansible_collections.local_ai.llm_gateway.plugins.module_utils._stack_plan import (
-    created_first, n8n_data_containers, named_containers, unseen_images)
+    created_first, n8n_api_candidates, n8n_data_containers, named_containers, unseen_images)
 
 
 def test_taken_over_names_the_listed_containers_with_state_and_project():
@@ -52,3 +52,25 @@ def test_the_filter_dispatches_and_refuses_an_unknown_reading():
     from ansible.errors import AnsibleFilterError
     with pytest.raises(AnsibleFilterError):
         stack_plan([], 'nope')
+
+
+def test_n8n_api_candidates_are_the_published_port_then_each_network_address():
+    containers = [
+        {'Names': ['/old-n8n'], 'State': 'running',
+         'Ports': [{'PrivatePort': 5678, 'PublicPort': 15699, 'IP': '0.0.0.0', 'Type': 'tcp'},
+                   {'PrivatePort': 5678, 'PublicPort': 15699, 'IP': '::', 'Type': 'tcp'},
+                   {'PrivatePort': 5679, 'PublicPort': 15700, 'IP': '0.0.0.0', 'Type': 'tcp'}],
+         'NetworkSettings': {'Networks': {'old': {'IPAddress': '172.30.0.2'}, 'bridge': {'IPAddress': ''}}}},
+        {'Names': ['/stopped-n8n'], 'State': 'exited', 'Ports': [],
+         'NetworkSettings': {'Networks': {'old': {'IPAddress': '172.30.0.3'}}}},
+        {'Names': ['/other'], 'State': 'running', 'Ports': [],
+         'NetworkSettings': {'Networks': {'old': {'IPAddress': '172.30.0.4'}}}},
+        {'Names': ['/unpublished'], 'State': 'running', 'Ports': [{'PrivatePort': 5678, 'Type': 'tcp'}],
+         'NetworkSettings': {'Networks': {'b': {'IPAddress': '172.31.0.5'}, 'a': {'IPAddress': '172.32.0.5'}}}},
+    ]
+    assert n8n_api_candidates(containers, ['old-n8n', 'stopped-n8n', 'unpublished']) == [
+        {'name': 'old-n8n', 'url': 'http://127.0.0.1:15699'},
+        {'name': 'old-n8n', 'url': 'http://172.30.0.2:5678'},
+        {'name': 'unpublished', 'url': 'http://172.32.0.5:5678'},
+        {'name': 'unpublished', 'url': 'http://172.31.0.5:5678'}]
+    assert n8n_api_candidates(None, ['old-n8n']) == []
