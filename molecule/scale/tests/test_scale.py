@@ -95,6 +95,13 @@ def test_every_service_runs_healthy(host):
         assert container(host, name, '{{.State.Health.Status}}') == 'healthy', name
     env = json.loads(container(host, main_n8n(host), '{{json .Config.Env}}'))
     assert 'EXECUTIONS_MODE=queue' in env and 'DB_TYPE=postgresdb' in env
+    # Every process that queues a webhook's execution (main, webhook processors) and the workers keep finished
+    # jobs, so that a caller waiting for the last node always gets its answer (roles/stack/vars/main.yml).
+    for name in service_containers(host, 'n8n') + service_containers(host, 'n8n-worker') + \
+            service_containers(host, 'n8n-webhook'):
+        env = json.loads(container(host, name, '{{json .Config.Env}}'))
+        assert 'N8N_EXECUTIONS_QUEUE_KEEP_LAST_COMPLETED=1000' in env, name
+        assert 'N8N_EXECUTIONS_QUEUE_KEEP_LAST_FAILED=1000' in env, name
 
 
 def test_secrets_are_files_out_of_docker_inspect(host):
