@@ -20,15 +20,19 @@ from __future__ import annotations
 N8N_DATA = '/home/node/.n8n'
 
 
-def named_containers(containers, names):
-    """[{name, running, project}] of the containers (``docker_host_info``'s ``containers``) named in ``names``."""
-    found = []
+def _named(containers, names):
+    """(name, container) of each container of ``docker_host_info``'s list that has one of ``names``."""
     for container in containers or []:
         own = [n.lstrip('/') for n in container.get('Names') or [] if n.lstrip('/') in names]
         if own:
-            found.append({'name': own[0], 'running': container.get('State') == 'running',
-                          'project': (container.get('Labels') or {}).get('com.docker.compose.project', '')})
-    return found
+            yield own[0], container
+
+
+def named_containers(containers, names):
+    """[{name, running, project}] of the containers (``docker_host_info``'s ``containers``) named in ``names``."""
+    return [{'name': name, 'running': container.get('State') == 'running',
+             'project': (container.get('Labels') or {}).get('com.docker.compose.project', '')}
+            for name, container in _named(containers, names)]
 
 
 def _full(reference):
@@ -83,21 +87,20 @@ def n8n_api_candidates(containers, names):
     ``containers`` (``docker_host_info``'s verbose list) named in ``names``: its published port on the host first,
     then its address on each of its networks (which a Linux host routes to)."""
     found = []
-    for container in containers or []:
-        own = [n.lstrip('/') for n in container.get('Names') or [] if n.lstrip('/') in names]
-        if not own or container.get('State') != 'running':
+    for name, container in _named(containers, names):
+        if container.get('State') != 'running':
             continue
         for port in container.get('Ports') or []:
             if port.get('PrivatePort') == N8N_PORT and port.get('PublicPort') and port.get('Type', 'tcp') == 'tcp':
                 host = '127.0.0.1' if port.get('IP') in (None, '', '0.0.0.0', '::', '127.0.0.1') else port['IP']
                 if ':' in host:
                     host = '[%s]' % host
-                found.append({'name': own[0], 'url': 'http://%s:%d' % (host, port['PublicPort'])})
+                found.append({'name': name, 'url': 'http://%s:%d' % (host, port['PublicPort'])})
         networks = ((container.get('NetworkSettings') or {}).get('Networks') or {})
         for network in sorted(networks):
             address = (networks[network] or {}).get('IPAddress')
             if address:
-                found.append({'name': own[0], 'url': 'http://%s:%d' % (address, N8N_PORT)})
+                found.append({'name': name, 'url': 'http://%s:%d' % (address, N8N_PORT)})
     unique = []
     for candidate in found:
         if candidate not in unique:
